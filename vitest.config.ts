@@ -1,0 +1,22 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "core",
+          root: "packages/core",
+          include: ["test/**/*.test.ts"]
+        }
+      },
+      {
+        test: {
+          name: "examples",
+          root: "examples",
+          include: ["*/test/**/*.test.ts"]
+        }
+      }
+    ]
+  }
+})
