@@ -317,23 +317,23 @@ describe("Exec.run retries (TestClock)", () => {
     }))
 })
 
-describe("Exec.run compensation", () => {
-  const compensating = (
-    runs: Ref.Ref<number>,
-    compensations: Ref.Ref<Array<string>>,
-    compensate: (error: ActionError.ActionError) => Effect.Effect<unknown, unknown>
-  ) =>
-    Action.make({
-      name: "book_trip",
-      params: Schema.Struct({ trip: Schema.String }),
-      run: () => Ref.update(runs, (n) => n + 1).pipe(Effect.andThen(Effect.fail(new Transient({ n: 0 })))),
-      compensate: (params, error) =>
-        Ref.update(compensations, (list) => [...list, `${params.trip}:${error._tag}`]).pipe(
-          Effect.andThen(compensate(error))
-        ),
-      compensationTimeout: "2 seconds"
-    })
+const compensating = (
+  runs: Ref.Ref<number>,
+  compensations: Ref.Ref<Array<string>>,
+  compensate: (error: ActionError.ActionError) => Effect.Effect<unknown, unknown>
+) =>
+  Action.make({
+    name: "book_trip",
+    params: Schema.Struct({ trip: Schema.String }),
+    run: () => Ref.update(runs, (n) => n + 1).pipe(Effect.andThen(Effect.fail(new Transient({ n: 0 })))),
+    compensate: (params, error) =>
+      Ref.update(compensations, (list) => [...list, `${params.trip}:${error._tag}`]).pipe(
+        Effect.andThen(compensate(error))
+      ),
+    compensationTimeout: "2 seconds"
+  })
 
+describe("Exec.run compensation", () => {
   it.effect("runs once, after the last failed attempt, and is reported in the error", () =>
     Effect.gen(function*() {
       const runs = yield* Ref.make(0)
