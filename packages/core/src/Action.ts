@@ -10,7 +10,8 @@
  * **Unknown keys.** Params keys the schema does not declare are rejected by default (`unknownKeys:
  * "error"`): a typo such as `amout` is a typed `InvalidParams` error instead of a silently used default.
  * `"strip"` drops them, `"preserve"` keeps top-level ones next to the decoded params (Jido's behaviour).
- * Keys named `__proto__` are rejected anywhere in the params whatever the policy.
+ * Keys named `__proto__` are rejected anywhere in the params whatever the policy, and so are params nested
+ * deeper than 64 levels.
  *
  * Every action also describes itself for LLMs: {@link jsonSchema} is its parameter JSON Schema and
  * {@link toTool} its tool descriptor, with a strict mode for OpenAI's strict function calling.
@@ -405,21 +406,52 @@ export const make: {
  */
 export const isAction = (u: unknown): u is Any => Predicate.hasProperty(u, TypeId)
 
-const findProtoKey = (u: unknown, path: Array<string | number>, depth: number): Array<string | number> | undefined => {
-  if (typeof u !== "object" || u === null || depth > 64) return undefined
+const maxParamsDepth = 64
+
+/**
+ * Finds the first own `__proto__` key in `u`, or a nesting deeper than {@link maxParamsDepth}, leaving its
+ * path in `path` (a stack reused across the walk, so the common case allocates nothing).
+ */
+const findForbidden = (u: unknown, path: Array<string | number>): string | undefined => {
+  if (typeof u !== "object" || u === null) return undefined
+  if (path.length >= maxParamsDepth) return `Params nest deeper than ${maxParamsDepth} levels`
   if (Array.isArray(u)) {
     for (let i = 0; i < u.length; i++) {
-      const found = findProtoKey(u[i], [...path, i], depth + 1)
-      if (found) return found
+      path.push(i)
+      const found = findForbidden(u[i], path)
+      if (found !== undefined) return found
+      path.pop()
     }
     return undefined
   }
-  if (Object.hasOwn(u, "__proto__")) return [...path, "__proto__"]
-  for (const key of Object.keys(u)) {
-    const found = findProtoKey((u as Record<string, unknown>)[key], [...path, key], depth + 1)
-    if (found) return found
+  if (Object.hasOwn(u, "__proto__")) {
+    path.push("__proto__")
+    return "Keys named __proto__ are not allowed"
+  }
+  for (const key in u) {
+    if (!Object.hasOwn(u, key)) continue
+    path.push(key)
+    const found = findForbidden((u as Record<string, unknown>)[key], path)
+    if (found !== undefined) return found
+    path.pop()
   }
   return undefined
+}
+
+type Decoder = ReturnType<typeof Schema.decodeUnknownResult<AnySchema>>
+
+const decoders = new WeakMap<AnySchema, Decoder>()
+const typeDecoders = new WeakMap<AnySchema, Decoder>()
+
+/** Building a decoder is costly; each schema gets one, made on first use. */
+const decoderOf = (schema: AnySchema, typeOnly = false): Decoder => {
+  const cache = typeOnly ? typeDecoders : decoders
+  let decoder = cache.get(schema)
+  if (decoder === undefined) {
+    decoder = Schema.decodeUnknownResult(typeOnly ? Schema.toType(schema) : schema)
+    cache.set(schema, decoder)
+  }
+  return decoder
 }
 
 const parseErrors = { errors: "all", onExcessProperty: "error" } as const
@@ -451,17 +483,13 @@ export const decodeParams = <P>(
   input: unknown,
   options?: { readonly unknownKeys?: UnknownKeys | undefined }
 ): Result.Result<P, ActionError.InvalidParams> => {
-  const protoPath = findProtoKey(input, [], 0)
-  if (protoPath !== undefined) {
-    return Result.fail(
-      new ActionError.InvalidParams({
-        action: action.name,
-        issues: [{ path: protoPath, message: "Keys named __proto__ are not allowed" }]
-      })
-    )
+  const path: Array<string | number> = []
+  const forbidden = findForbidden(input, path)
+  if (forbidden !== undefined) {
+    return Result.fail(new ActionError.InvalidParams({ action: action.name, issues: [{ path, message: forbidden }] }))
   }
   const policy = options?.unknownKeys ?? action.unknownKeys
-  const decoded = Schema.decodeUnknownResult(action.params)(input, policy === "error" ? parseErrors : parseIgnore)
+  const decoded = decoderOf(action.params)(input, policy === "error" ? parseErrors : parseIgnore)
   if (Result.isFailure(decoded)) {
     return Result.fail(
       new ActionError.InvalidParams({ action: action.name, issues: ActionError.issuesOf(decoded.failure.issue) })
@@ -501,7 +529,7 @@ export const validateOutput = <O>(
   patch: unknown
 ): Result.Result<O, ActionError.InvalidOutput> => {
   if (action.output === undefined) return Result.succeed(patch as O)
-  const decoded = Schema.decodeUnknownResult(Schema.toType(action.output))(patch, parseIgnore)
+  const decoded = decoderOf(action.output, true)(patch, parseIgnore)
   return Result.isFailure(decoded)
     ? Result.fail(
       new ActionError.InvalidOutput({ action: action.name, issues: ActionError.issuesOf(decoded.failure.issue) })

@@ -27,7 +27,8 @@ import * as ActionError from "./ActionError.ts"
 
 /**
  * The number of the attempt in progress (1 for the first run, 2 for the first retry, ...), readable from
- * inside an action's `run` and `compensate` (where it is the last attempt's number).
+ * inside an action's `run` and `compensate` (where it is the last attempt's number). Outside `Exec.run`
+ * it is 1.
  *
  * @example
  * ```ts
@@ -49,7 +50,7 @@ import * as ActionError from "./ActionError.ts"
  */
 export const CurrentAttempt: Context.Reference<number> = Context.Reference<number>(
   "@kido/core/Exec/CurrentAttempt",
-  { defaultValue: () => 0 }
+  { defaultValue: () => 1 }
 )
 
 /**
@@ -228,67 +229,57 @@ const invalidOption = (action: string, reason: string) =>
  * @category running
  * @since 0.1.0
  */
-export const run: <P, O, E, R, C>(
+export const run = <P, O, E, R, C>(
   action: Action.Action<P, O, E, R, C>,
   params: unknown,
   context: C,
   options?: Options
-) => Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> = Effect.fnUntraced(function*<P, O, E, R, C>(
-  action: Action.Action<P, O, E, R, C>,
-  params: unknown,
-  context: C,
-  options?: Options
-) {
+): Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> => {
   const name = action.name
   const maxRetries = options?.maxRetries ?? defaults.maxRetries
   if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-    return yield* invalidOption(name, `maxRetries must be a non-negative integer, got ${maxRetries}`)
+    return invalidOption(name, `maxRetries must be a non-negative integer, got ${maxRetries}`)
   }
-  const timeout = options?.timeout === undefined ? undefined : Duration.fromInput(options.timeout)
-  if (timeout !== undefined && (timeout._tag === "None" || Duration.toMillis(timeout.value) < 0)) {
-    return yield* invalidOption(name, `timeout must be a non-negative duration, got ${String(options?.timeout)}`)
-  }
-  const compensationTimeout = Duration.fromInput(
-    options?.compensationTimeout ?? action.compensationTimeout ?? defaults.compensationTimeout
-  )
-  if (compensationTimeout._tag === "None") {
-    return yield* invalidOption(name, "compensationTimeout must be a duration")
+  let timeout: Duration.Duration | undefined
+  if (options?.timeout !== undefined) {
+    const parsed = Duration.fromInput(options.timeout)
+    if (parsed._tag === "None" || Duration.toMillis(parsed.value) < 0) {
+      return invalidOption(name, `timeout must be a non-negative duration, got ${String(options.timeout)}`)
+    }
+    timeout = parsed.value
   }
 
-  const decoded = Action.decodeParams(action, params, { unknownKeys: options?.unknownKeys })
-  if (Result.isFailure(decoded)) return yield* decoded.failure
+  const decoded = Action.decodeParams(action, params, options)
+  if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
   const validParams = decoded.success
 
+  const finish = (result: O | Action.Outcome<O>): Effect.Effect<Action.Outcome<O>, ActionError.ActionError> => {
+    const outcome = Action.isOutcome(result) ? result as Action.Outcome<O> : Action.outcome(result as O)
+    if (action.output === undefined) return Effect.succeed(outcome)
+    const output = Action.validateOutput(action, outcome.patch)
+    return Result.isFailure(output)
+      ? Effect.fail(output.failure)
+      : Effect.succeed(output.success === outcome.patch ? outcome : { ...outcome, patch: output.success })
+  }
+  const toFailure = (cause: Cause.Cause<E>) => Effect.fail(toExecutionFailed(name, cause))
+
   let attempt = 0
-  const once = Effect.suspend(() => {
+  const once: Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> = Effect.suspend(() => {
     attempt += 1
     const current = attempt
-    let effect: Effect.Effect<O | Action.Outcome<O>, ActionError.ActionError, R> = Effect.suspend(() =>
-      action.run(validParams, context)
-    ).pipe(Effect.catchCause((cause) => Effect.fail(toExecutionFailed(name, cause))))
+    let effect: Effect.Effect<O | Action.Outcome<O>, ActionError.ActionError, R> = Effect.catchCause(
+      Effect.suspend(() => action.run(validParams, context)),
+      toFailure
+    )
     if (timeout !== undefined) {
+      const timeoutMillis = Duration.toMillis(timeout)
       effect = Effect.timeoutOrElse(effect, {
-        duration: timeout.value,
-        orElse: () =>
-          Effect.fail(
-            new ActionError.ActionTimeout({
-              action: name,
-              timeoutMillis: Duration.toMillis(timeout.value),
-              attempt: current
-            })
-          )
+        duration: timeout,
+        orElse: () => Effect.fail(new ActionError.ActionTimeout({ action: name, timeoutMillis, attempt: current }))
       })
     }
-    return effect.pipe(
-      Effect.flatMap((result) => {
-        const outcome = Action.isOutcome(result) ? result as Action.Outcome<O> : Action.outcome(result as O)
-        const output = Action.validateOutput(action, outcome.patch)
-        return Result.isFailure(output)
-          ? Effect.fail(output.failure)
-          : Effect.succeed(output.success === outcome.patch ? outcome : { ...outcome, patch: output.success })
-      }),
-      Effect.provideService(CurrentAttempt, current)
-    )
+    const finished = Effect.flatMap(effect, finish)
+    return current === 1 ? finished : Effect.provideService(finished, CurrentAttempt, current)
   })
 
   const retryOn = options?.retryOn
@@ -306,8 +297,12 @@ export const run: <P, O, E, R, C>(
   })
 
   const compensate = action.compensate
-  if (compensate === undefined) return yield* attempts
-  return yield* Effect.catch(attempts, (error: ActionError.ActionError) => {
+  if (compensate === undefined) return attempts
+  const compensationTimeout = Duration.fromInput(
+    options?.compensationTimeout ?? action.compensationTimeout ?? defaults.compensationTimeout
+  )
+  if (compensationTimeout._tag === "None") return invalidOption(name, "compensationTimeout must be a duration")
+  return Effect.catch(attempts, (error: ActionError.ActionError) => {
     if (error._tag === "InternalError" || error._tag === "InvalidParams") return Effect.fail(error)
     return Effect.suspend(() => compensate(validParams, error, context)).pipe(
       Effect.provideService(CurrentAttempt, attempt),
@@ -338,4 +333,4 @@ export const run: <P, O, E, R, C>(
       )
     )
   })
-})
+}

@@ -515,10 +515,13 @@ const prepare = <D>(
   for (const [name, check] of optionalChecks) {
     let value: unknown = attributes[name]
     if (name === "time") {
-      if (value === undefined) value = DateTime.formatIso(DateTime.makeUnsafe(now()))
-      else if (DateTime.isDateTime(value)) value = DateTime.formatIso(value)
+      if (value === undefined) {
+        signal.time = internal.isoTime(now()) // well-formed by construction: no need to check it
+        continue
+      } else if (DateTime.isDateTime(value)) value = DateTime.formatIso(value)
     } else if (name === "datacontenttype" && value === undefined && data !== undefined) {
-      if (!(data instanceof Uint8Array)) value = "application/json"
+      if (!(data instanceof Uint8Array)) signal.datacontenttype = "application/json"
+      continue
     }
     if (value === undefined) continue
     reason = check(value)

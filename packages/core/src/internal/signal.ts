@@ -363,3 +363,15 @@ export const oversize = (s: string, maxBytes: number): number | undefined => {
   const bytes = utf8Length(s)
   return bytes > maxBytes ? bytes : undefined
 }
+
+let lastMillis = Number.NaN
+let lastIso = ""
+
+/** @internal The RFC 3339 UTC form of epoch milliseconds, remembered for the last millisecond asked. */
+export const isoTime = (millis: number): string => {
+  if (millis !== lastMillis) {
+    lastMillis = millis
+    lastIso = new Date(millis).toISOString()
+  }
+  return lastIso
+}

@@ -29,8 +29,6 @@ const states = new WeakMap<object, State>()
 
 const seedCounter = (random: Random.Random): number => Math.floor(random.nextDoubleUnsafe() * 0x800)
 
-const hex = (n: number, width: number): string => n.toString(16).padStart(width, "0")
-
 /** @internal */
 export const generate = (clock: Clock.Clock, random: Random.Random): string => {
   const now = clock.currentTimeMillisUnsafe()
@@ -52,12 +50,19 @@ export const generate = (clock: Clock.Clock, random: Random.Random): string => {
   // 62 random bits: 30 from one draw, 32 from another (Random's doubles carry 53 bits).
   const high = Math.floor(random.nextDoubleUnsafe() * 0x40000000)
   const low = Math.floor(random.nextDoubleUnsafe() * 0x100000000)
-  const timestamp = hex(state.lastTimestamp, 12)
-  return timestamp.slice(0, 8) + "-" + timestamp.slice(8) + "-" +
-    (0x7000 | state.counter).toString(16) + "-" +
-    (0x8000 | (high >>> 16)).toString(16) + "-" +
-    hex(high & 0xffff, 4) + hex(low, 8)
+  const ts = state.lastTimestamp
+  const tsHigh = Math.floor(ts / 0x1000000) // top 24 bits
+  const tsLow = ts % 0x1000000 // bottom 24 bits
+  const counter = 0x7000 | state.counter
+  const variant = 0x8000 | (high >>> 16)
+  return byteHex[(tsHigh >>> 16) & 0xff]! + byteHex[(tsHigh >>> 8) & 0xff]! + byteHex[tsHigh & 0xff]! +
+    byteHex[(tsLow >>> 16) & 0xff]! + "-" + byteHex[(tsLow >>> 8) & 0xff]! + byteHex[tsLow & 0xff]! + "-" +
+    byteHex[counter >>> 8]! + byteHex[counter & 0xff]! + "-" + byteHex[variant >>> 8]! + byteHex[variant & 0xff]! +
+    "-" + byteHex[(high >>> 8) & 0xff]! + byteHex[high & 0xff]! + byteHex[low >>> 24]! + byteHex[(low >>> 16) & 0xff]! +
+    byteHex[(low >>> 8) & 0xff]! + byteHex[low & 0xff]!
 }
+
+const byteHex: ReadonlyArray<string> = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
 
 const pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
 
