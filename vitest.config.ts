@@ -16,6 +16,13 @@ export default defineConfig({
           root: "examples",
           include: ["*/test/**/*.test.ts"]
         }
+      },
+      {
+        test: {
+          name: "docs",
+          root: "docs",
+          include: ["test/**/*.test.ts"]
+        }
       }
     ]
   }

@@ -892,7 +892,9 @@ export const encode = <D>(signal: Signal<D>): Encoded => {
 
 /**
  * Serialises a signal to structured-mode CloudEvents JSON text, failing with {@link SignalTooLarge} when
- * the text is larger than `maxBytes` UTF-8 bytes ({@link defaultMaxBytes} by default).
+ * the text is larger than `maxBytes` UTF-8 bytes ({@link defaultMaxBytes} by default), and with
+ * {@link InvalidSignal} (attribute `data`) when a hand-built signal's data is not JSON (a `BigInt`, a
+ * cycle). Signals from {@link make} and the decoders always serialise.
  *
  * @example
  * ```ts
@@ -908,8 +910,17 @@ export const encode = <D>(signal: Signal<D>): Encoded => {
  * @category encoding
  * @since 0.1.0
  */
-export const toJson = <D>(signal: Signal<D>, options?: JsonOptions): Result.Result<string, SignalTooLarge> => {
-  const text = JSON.stringify(encode(signal))
+export const toJson = <D>(
+  signal: Signal<D>,
+  options?: JsonOptions
+): Result.Result<string, SignalTooLarge | InvalidSignal> => {
+  let text: string
+  try {
+    text = JSON.stringify(encode(signal))
+  } catch (e) {
+    // data that is not JSON (a BigInt, a cycle) can only get here when a signal was built by hand
+    return Result.fail(invalid("data", `cannot be written as JSON: ${thrownMessage(e)}`))
+  }
   const maxBytes = options?.maxBytes ?? defaultMaxBytes
   const bytes = internal.oversize(text, maxBytes)
   return bytes === undefined ? Result.succeed(text) : Result.fail(new SignalTooLarge({ bytes, maxBytes }))

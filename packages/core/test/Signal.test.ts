@@ -801,4 +801,21 @@ describe("Signal guards and schema", () => {
       "Signal JSON is 10 bytes (UTF-8), over the limit of 5 bytes"
     )
   })
+
+  it("toJson of a hand-built signal whose data is not JSON is a typed error, not a throw", () => {
+    const signal: Signal.Signal = { specversion: "1.0", id: "1", source: "/s", type: "a.b", data: 10n, extensions: {} }
+    const error = expectError(failure(Signal.toJson(signal)), Signal.InvalidSignal, "InvalidSignal")
+    assert.strictEqual(error.attribute, "data")
+    assert.include(error.message, "BigInt")
+  })
+
+  it("Jido's nested extensions object gets an error that says how to write extensions", () => {
+    const error = expectError(
+      failure(Signal.fromJsonResult(wire({ extensions: { correlationid: "c-1" } }))),
+      Signal.InvalidSignal,
+      "InvalidSignal"
+    )
+    assert.strictEqual(error.attribute, "extensions")
+    assert.include(error.message, "top-level attributes")
+  })
 })

@@ -219,7 +219,10 @@ export const checkExtensionValue = (name: string, value: unknown): string | unde
         ? undefined
         : `must be a string, a boolean or a 32-bit integer, got ${show(value)}`
     default:
-      return `must be a string, a boolean or a 32-bit integer, got ${show(value)}`
+      return name === "extensions" && typeof value === "object" && value !== null
+        ? "is not a CloudEvents attribute: extensions are top-level attributes on the wire (write " +
+          "\"correlationid\": \"c-1\", not \"extensions\": { \"correlationid\": \"c-1\" })"
+        : `must be a string, a boolean or a 32-bit integer, got ${show(value)}`
   }
 }
 
