@@ -18,8 +18,8 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect } from "effect"
-import { Predicate, Result, Schema } from "effect"
+import type { Effect } from "effect"
+import { Duration, Predicate, Result, Schema } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as ActionError from "./ActionError.ts"
 import * as JsonSchemaRewrite from "./internal/jsonSchema.ts"
@@ -216,7 +216,7 @@ export type Any = Action<any, any, any, any, any>
  * @since 0.1.0
  */
 export interface MakeOptions<PS extends AnySchema, O, E, R, C> {
-  /** `^[a-zA-Z][a-zA-Z0-9_]*$`, checked by {@link make}. */
+  /** `^[a-zA-Z][a-zA-Z0-9_]*$`, at most 64 characters, checked by {@link make}. */
   readonly name: string
   /** What the action does, for people and LLMs. Defaults to `""`. */
   readonly description?: string | undefined
@@ -294,6 +294,16 @@ const EmptyParams = Schema.Struct({})
 
 const unknownKeyPolicies: ReadonlyArray<UnknownKeys> = ["error", "strip", "preserve"]
 
+const maxNameLength = 64
+
+const isPositiveDuration = (input: Duration.Input): boolean => {
+  if (typeof input === "number" && Number.isNaN(input)) return false // effect reads NaN as 0 ms
+  const duration = Duration.fromInput(input)
+  if (duration._tag === "None") return false
+  const millis = Duration.toMillis(duration.value)
+  return millis > 0 && !Number.isNaN(millis)
+}
+
 /**
  * Builds an action, or returns why its definition is malformed. Use it for actions built at run time
  * (from configuration or a catalogue); {@link make} is the same check for actions written in code.
@@ -324,6 +334,7 @@ export const makeResult: {
   const fail = (reason: string) => Result.fail(new InvalidActionDefinition({ name, reason }))
   if (!Predicate.isObject(options)) return fail("the definition must be an object")
   if (!namePattern.test(name)) return fail(`name must match ${namePattern.source}`)
+  if (name.length > maxNameLength) return fail(`name must be at most ${maxNameLength} characters (LLM tool names are)`)
   if (options.description !== undefined && typeof options.description !== "string") {
     return fail("description must be a string")
   }
@@ -332,6 +343,9 @@ export const makeResult: {
   if (typeof options.run !== "function") return fail("run must be a function")
   if (options.compensate !== undefined && typeof options.compensate !== "function") {
     return fail("compensate must be a function")
+  }
+  if (options.compensationTimeout !== undefined && !isPositiveDuration(options.compensationTimeout)) {
+    return fail("compensationTimeout must be a positive duration")
   }
   if (options.unknownKeys !== undefined && !unknownKeyPolicies.includes(options.unknownKeys)) {
     return fail(`unknownKeys must be one of ${unknownKeyPolicies.join(", ")}`)
@@ -354,8 +368,8 @@ export const makeResult: {
  *
  * **Gotchas**
  *
- * A malformed definition (a name not matching `^[a-zA-Z][a-zA-Z0-9_]*$`, a `params` that is not a
- * Schema, a missing `run`) throws {@link InvalidActionDefinition} at once, where the action is defined:
+ * A malformed definition (a name not matching `^[a-zA-Z][a-zA-Z0-9_]*$` or longer than 64 characters,
+ * a `params` that is not a Schema, a missing `run`, a compensation timeout that is not positive) throws {@link InvalidActionDefinition} at once, where the action is defined:
  * definitions are code. Use {@link makeResult} for definitions built from data.
  *
  * @example
@@ -414,8 +428,15 @@ const maxParamsDepth = 64
  */
 const findForbidden = (u: unknown, path: Array<string | number>): string | undefined => {
   if (typeof u !== "object" || u === null) return undefined
+  const isArray = Array.isArray(u)
+  if (!isArray) {
+    // only plain objects can carry a forged prototype from JSON; class instances (Date, Uint8Array, ...)
+    // are the caller's own values and are left to the schema
+    const proto = Object.getPrototypeOf(u)
+    if (proto !== Object.prototype && proto !== null) return undefined
+  }
   if (path.length >= maxParamsDepth) return `Params nest deeper than ${maxParamsDepth} levels`
-  if (Array.isArray(u)) {
+  if (isArray) {
     for (let i = 0; i < u.length; i++) {
       path.push(i)
       const found = findForbidden(u[i], path)
@@ -443,12 +464,16 @@ type Decoder = ReturnType<typeof Schema.decodeUnknownResult<AnySchema>>
 const decoders = new WeakMap<AnySchema, Decoder>()
 const typeDecoders = new WeakMap<AnySchema, Decoder>()
 
-/** Building a decoder is costly; each schema gets one, made on first use. */
+/**
+ * Building a decoder is costly; each schema gets one, made on first use. Params decode from their JSON
+ * form (`Schema.toCodecJson`): what signals and LLM tool calls carry, and what {@link jsonSchema}
+ * describes. Outputs are checked against the decoded type (`Schema.toType`).
+ */
 const decoderOf = (schema: AnySchema, typeOnly = false): Decoder => {
   const cache = typeOnly ? typeDecoders : decoders
   let decoder = cache.get(schema)
   if (decoder === undefined) {
-    decoder = Schema.decodeUnknownResult(typeOnly ? Schema.toType(schema) : schema)
+    decoder = Schema.decodeUnknownResult(typeOnly ? Schema.toType(schema) : Schema.toCodecJson(schema))
     cache.set(schema, decoder)
   }
   return decoder
@@ -484,12 +509,20 @@ export const decodeParams = <P>(
   options?: { readonly unknownKeys?: UnknownKeys | undefined }
 ): Result.Result<P, ActionError.InvalidParams> => {
   const path: Array<string | number> = []
-  const forbidden = findForbidden(input, path)
-  if (forbidden !== undefined) {
-    return Result.fail(new ActionError.InvalidParams({ action: action.name, issues: [{ path, message: forbidden }] }))
-  }
+  let forbidden: string | undefined
+  let decoded: Result.Result<P, Schema.SchemaError>
   const policy = options?.unknownKeys ?? action.unknownKeys
-  const decoded = decoderOf(action.params)(input, policy === "error" ? parseErrors : parseIgnore)
+  try {
+    forbidden = findForbidden(input, path)
+    if (forbidden !== undefined) {
+      return Result.fail(new ActionError.InvalidParams({ action: action.name, issues: [{ path, message: forbidden }] }))
+    }
+    decoded = decoderOf(action.params)(input, policy === "error" ? parseErrors : parseIgnore)
+  } catch (thrown) {
+    // a getter or proxy in the input threw while it was read
+    const message = `Reading the params threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`
+    return Result.fail(new ActionError.InvalidParams({ action: action.name, issues: [{ path, message }] }))
+  }
   if (Result.isFailure(decoded)) {
     return Result.fail(
       new ActionError.InvalidParams({ action: action.name, issues: ActionError.issuesOf(decoded.failure.issue) })
@@ -505,8 +538,9 @@ export const decodeParams = <P>(
 }
 
 /**
- * Checks a patch against an action's `output` schema (the decoded type, so no transformation runs). An
- * action without an `output` schema accepts any patch.
+ * Checks a patch against an action's `output` schema (the decoded type, so no transformation runs); keys
+ * the schema does not declare are an error, so nothing unchecked reaches the agent's state. On success the
+ * patch is returned as it was. An action without an `output` schema accepts any patch.
  *
  * @example
  * ```ts
@@ -529,12 +563,12 @@ export const validateOutput = <O>(
   patch: unknown
 ): Result.Result<O, ActionError.InvalidOutput> => {
   if (action.output === undefined) return Result.succeed(patch as O)
-  const decoded = decoderOf(action.output, true)(patch, parseIgnore)
+  const decoded = decoderOf(action.output, true)(patch, parseErrors)
   return Result.isFailure(decoded)
     ? Result.fail(
       new ActionError.InvalidOutput({ action: action.name, issues: ActionError.issuesOf(decoded.failure.issue) })
     )
-    : Result.succeed(decoded.success as O)
+    : Result.succeed(patch as O)
 }
 
 /**
@@ -561,7 +595,14 @@ const document = (action: Any) => {
   let doc = documentCache.get(action)
   if (doc === undefined) {
     const generated = Schema.toJsonSchemaDocument(action.params)
-    doc = { schema: generated.schema as JsonSchemaRewrite.JsonSchema, definitions: generated.definitions }
+    let schema = generated.schema as JsonSchemaRewrite.JsonSchema
+    // a class or an annotated struct comes out as a bare `$ref`: inline it, tools need the object itself
+    const ref = schema.$ref
+    if (typeof ref === "string" && ref.startsWith("#/$defs/") && Object.keys(schema).length === 1) {
+      const target = generated.definitions[ref.slice("#/$defs/".length)]
+      if (Predicate.isObject(target)) schema = target as JsonSchemaRewrite.JsonSchema
+    }
+    doc = { schema, definitions: generated.definitions }
     documentCache.set(action, doc)
   }
   return doc
@@ -646,21 +687,19 @@ export class ToolSchemaError extends Schema.TaggedError<ToolSchemaError>("@kido/
 }
 
 /**
- * The action as an LLM tool: `{ name, description, parameters, strict }`.
+ * The action as an LLM tool: `{ name, description, parameters, strict }`, or a {@link ToolSchemaError}
+ * when its params cannot be a tool's parameters (they must be an object schema, such as a `Schema.Struct`
+ * or a `Schema.Class`).
  *
  * With `strict: true` the parameters satisfy OpenAI's strict function calling: every object lists all
  * its properties in `required` and has `additionalProperties: false`; a property that was optional
  * becomes nullable (`anyOf: [..., { type: "null" }]`). Pass what the model sends through
- * {@link fromToolArguments} to turn those `null`s back into absent keys before `Exec.run`.
- *
- * **Gotchas**
- *
- * Throws {@link ToolSchemaError} when the params are not an object schema, or (strict mode) contain an
- * object with open keys such as `Schema.Record`, which strict mode cannot express.
+ * {@link fromToolArguments} to turn those `null`s back into absent keys before `Exec.run`. Strict mode
+ * cannot express an object with open keys (a `Schema.Record`): that is a `ToolSchemaError` naming where.
  *
  * @example
  * ```ts
- * import { Effect, Schema } from "effect"
+ * import { Effect, Result, Schema } from "effect"
  * import { Action } from "@kido/core"
  *
  * const Search = Action.make({
@@ -669,39 +708,47 @@ export class ToolSchemaError extends Schema.TaggedError<ToolSchemaError>("@kido/
  *   params: Schema.Struct({ query: Schema.String, limit: Schema.optionalKey(Schema.Int) }),
  *   run: () => Effect.succeed({})
  * })
- * Action.toTool(Search, { strict: true }).parameters.required // => ["query", "limit"]
+ * const tool = Result.getOrThrow(Action.toTool(Search, { strict: true }))
+ * tool.parameters.required // => ["query", "limit"]
  * ```
  *
  * @category LLM tools
  * @since 0.1.0
  */
-export const toTool = (action: Any, options?: { readonly strict?: boolean | undefined }): Tool => {
+export const toTool = (
+  action: Any,
+  options?: { readonly strict?: boolean | undefined }
+): Result.Result<Tool, ToolSchemaError> => {
   const strict = options?.strict === true
-  const parameters = jsonSchema(action)
-  if (parameters.type !== "object") {
-    throw new ToolSchemaError({ action: action.name, path: "$", reason: "tool parameters must be an object schema" })
+  const fail = (path: string, reason: string) => Result.fail(new ToolSchemaError({ action: action.name, path, reason }))
+  let parameters: JsonSchema
+  try {
+    parameters = jsonSchema(action)
+  } catch (error) {
+    return fail("$", `the params schema has no JSON Schema: ${error instanceof Error ? error.message : String(error)}`)
   }
-  if (!strict) return { name: action.name, description: action.description, parameters, strict }
+  if (parameters.type !== "object") {
+    return fail("$", "tool parameters must be an object schema (a Schema.Struct or a Schema.Class)")
+  }
+  if (!strict) return Result.succeed({ name: action.name, description: action.description, parameters, strict })
   try {
     const { $defs, ...root } = parameters
     const strictRoot = JsonSchemaRewrite.toStrict(root as JsonSchemaRewrite.JsonSchema)
     if (!Predicate.isObject($defs)) {
-      return { name: action.name, description: action.description, parameters: strictRoot, strict }
+      return Result.succeed({ name: action.name, description: action.description, parameters: strictRoot, strict })
     }
     const strictDefs: JsonSchemaRewrite.JsonSchema = {}
     for (const [name, def] of Object.entries($defs)) {
       strictDefs[name] = JsonSchemaRewrite.toStrict(def as JsonSchemaRewrite.JsonSchema, `$defs.${name}`)
     }
-    return {
+    return Result.succeed({
       name: action.name,
       description: action.description,
       parameters: { ...strictRoot, $defs: strictDefs },
       strict
-    }
+    })
   } catch (error) {
-    if (error instanceof JsonSchemaRewrite.StrictModeUnsupported) {
-      throw new ToolSchemaError({ action: action.name, path: error.path, reason: error.reason })
-    }
+    if (error instanceof JsonSchemaRewrite.StrictModeUnsupported) return fail(error.path, error.reason)
     throw error
   }
 }

@@ -134,7 +134,7 @@ export class ExecutionFailed
     action: Schema.String,
     reason: Schema.String,
     defect: Schema.Boolean,
-    error: Schema.optionalKey(Schema.Unknown),
+    error: Schema.optionalKey(Schema.Defect()),
     compensated: Schema.optionalKey(Schema.Boolean),
     retryable: retryableDefault(true)
   })
@@ -195,7 +195,7 @@ export class ActionTimeout extends Schema.TaggedError<ActionTimeout>("@kido/core
 export class CompensationFailed
   extends Schema.TaggedError<CompensationFailed>("@kido/core/CompensationFailed")("CompensationFailed", {
     action: Schema.String,
-    original: Schema.Unknown,
+    original: Schema.suspend((): Schema.Codec<ActionError, unknown> => ActionErrorSchema),
     reason: Schema.Literals(["failed", "timed_out"]),
     detail: Schema.String,
     retryable: retryableDefault(false)
@@ -210,8 +210,8 @@ export class CompensationFailed
 }
 
 /**
- * Something other than the action's own `run` went wrong: a retry predicate or hook threw, or Kido hit
- * a state it considers impossible. Report it: it is a bug somewhere.
+ * Something other than the action's own `run` went wrong: an `Exec.run` option was invalid, a `retryOn`
+ * predicate threw, or Kido hit a state it considers impossible. Report it: it is a bug somewhere.
  *
  * @example
  * ```ts
@@ -227,6 +227,7 @@ export class CompensationFailed
 export class InternalError extends Schema.TaggedError<InternalError>("@kido/core/InternalError")("InternalError", {
   action: Schema.String,
   reason: Schema.String,
+  compensated: Schema.optionalKey(Schema.Boolean),
   retryable: retryableDefault(false)
 }) {
   override get message(): string {
@@ -254,6 +255,33 @@ export type ActionError =
   | ActionTimeout
   | CompensationFailed
   | InternalError
+
+/**
+ * The schema of every action error, for storing errors or sending them across processes:
+ * `Schema.toCodecJson(ActionError.ActionErrorSchema)` encodes any of them to JSON and back. A user error
+ * kept in `ExecutionFailed.error` is encoded as a defect (its name and message).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { ActionError } from "@kido/core"
+ *
+ * const codec = Schema.toCodecJson(ActionError.ActionErrorSchema)
+ * const json = Schema.encodeSync(codec)(new ActionError.ActionTimeout({ action: "fetch", timeoutMillis: 10, attempt: 1 }))
+ * Schema.decodeUnknownSync(codec)(json)._tag // => "ActionTimeout"
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const ActionErrorSchema: Schema.Codec<ActionError, unknown> = Schema.Union([
+  InvalidParams,
+  InvalidOutput,
+  ExecutionFailed,
+  ActionTimeout,
+  CompensationFailed,
+  InternalError
+]) as any
 
 const tags = new Set([
   "InvalidParams",
@@ -399,7 +427,11 @@ export const toJson = (error: ActionError): Json => {
         details: { reason: error.reason, detail: error.detail, original: jsonSafe(error.original) }
       }
     case "InternalError":
-      return { ...base, type: "internal_error", details: { reason: error.reason } }
+      return {
+        ...base,
+        type: "internal_error",
+        details: { reason: error.reason, ...compensatedDetail(error.compensated) }
+      }
   }
 }
 

@@ -21,14 +21,14 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Predicate, Result, Schedule } from "effect"
+import { Cause, Context, Duration, Effect, Option, Predicate, Result, Schedule } from "effect"
 import * as Action from "./Action.ts"
 import * as ActionError from "./ActionError.ts"
 
 /**
  * The number of the attempt in progress (1 for the first run, 2 for the first retry, ...), readable from
  * inside an action's `run` and `compensate` (where it is the last attempt's number). Outside `Exec.run`
- * it is 1.
+ * it is 1; an action run by another action's `Exec.run` sees its own attempts.
  *
  * @example
  * ```ts
@@ -164,14 +164,14 @@ const toExecutionFailed = (action: string, cause: Cause.Cause<unknown>): ActionE
   const failure = cause.reasons.find(Cause.isFailReason)
   if (failure !== undefined) {
     const error = failure.error
-    if (ActionError.isActionError(error)) return error
+    // an action error from a nested Exec.run is this action's failure: keep it as the cause
     const retryable = Predicate.hasProperty(error, "retryable") && typeof error.retryable === "boolean"
       ? error.retryable
       : true
     return new ActionError.ExecutionFailed({ action, reason: describe(error), defect: false, error, retryable })
   }
   const die = cause.reasons.find(Cause.isDieReason)
-  const defect = die === undefined ? cause : die.defect
+  const defect = die === undefined ? Cause.squash(cause) : die.defect
   return new ActionError.ExecutionFailed({
     action,
     reason: describe(defect),
@@ -181,6 +181,16 @@ const toExecutionFailed = (action: string, cause: Cause.Cause<unknown>): ActionE
   })
 }
 
+const notAnEffect = (action: string, value: unknown): ActionError.ActionError =>
+  new ActionError.ExecutionFailed({
+    action,
+    reason: `run must return an Effect, got ${
+      value instanceof Promise ? "a Promise (use Effect.promise or Effect.tryPromise)" : describe(value)
+    }`,
+    defect: true,
+    retryable: false
+  })
+
 const markCompensated = (error: ActionError.ActionError): ActionError.ActionError => {
   switch (error._tag) {
     case "ExecutionFailed":
@@ -189,9 +199,27 @@ const markCompensated = (error: ActionError.ActionError): ActionError.ActionErro
       return new ActionError.ActionTimeout({ ...error, compensated: true })
     case "InvalidOutput":
       return new ActionError.InvalidOutput({ ...error, compensated: true })
+    case "InternalError":
+      return new ActionError.InternalError({ ...error, compensated: true })
     default:
       return error
   }
+}
+
+/** A duration option: `undefined` when absent, `Infinity` for none, or a reason it is invalid. */
+const durationOption = (
+  input: Duration.Input | undefined,
+  name: string,
+  positive: boolean
+): Duration.Duration | undefined | string => {
+  if (input === undefined) return undefined
+  // effect reads a NaN number as 0 ms: reject it here rather than time out at once
+  const parsed = typeof input === "number" && Number.isNaN(input) ? Option.none() : Duration.fromInput(input)
+  const millis = parsed._tag === "None" ? Number.NaN : Duration.toMillis(parsed.value)
+  if (Number.isNaN(millis) || millis < 0 || (positive && millis === 0)) {
+    return `${name} must be a ${positive ? "positive" : "non-negative"} duration, got ${describe(input)}`
+  }
+  return parsed._tag === "Some" ? parsed.value : undefined
 }
 
 const invalidOption = (action: string, reason: string) =>
@@ -234,103 +262,107 @@ export const run = <P, O, E, R, C>(
   params: unknown,
   context: C,
   options?: Options
-): Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> => {
-  const name = action.name
-  const maxRetries = options?.maxRetries ?? defaults.maxRetries
-  if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-    return invalidOption(name, `maxRetries must be a non-negative integer, got ${maxRetries}`)
-  }
-  let timeout: Duration.Duration | undefined
-  if (options?.timeout !== undefined) {
-    const parsed = Duration.fromInput(options.timeout)
-    if (parsed._tag === "None" || Duration.toMillis(parsed.value) < 0) {
-      return invalidOption(name, `timeout must be a non-negative duration, got ${String(options.timeout)}`)
+): Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> =>
+  Effect.suspend(() => {
+    const name = action.name
+    const maxRetries = options?.maxRetries ?? defaults.maxRetries
+    if (typeof maxRetries !== "number" || !Number.isInteger(maxRetries) || maxRetries < 0) {
+      return invalidOption(name, `maxRetries must be a non-negative integer, got ${describe(maxRetries)}`)
     }
-    timeout = parsed.value
-  }
-
-  const decoded = Action.decodeParams(action, params, options)
-  if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
-  const validParams = decoded.success
-
-  const finish = (result: O | Action.Outcome<O>): Effect.Effect<Action.Outcome<O>, ActionError.ActionError> => {
-    const outcome = Action.isOutcome(result) ? result as Action.Outcome<O> : Action.outcome(result as O)
-    if (action.output === undefined) return Effect.succeed(outcome)
-    const output = Action.validateOutput(action, outcome.patch)
-    return Result.isFailure(output)
-      ? Effect.fail(output.failure)
-      : Effect.succeed(output.success === outcome.patch ? outcome : { ...outcome, patch: output.success })
-  }
-  const toFailure = (cause: Cause.Cause<E>) => Effect.fail(toExecutionFailed(name, cause))
-
-  let attempt = 0
-  const once: Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> = Effect.suspend(() => {
-    attempt += 1
-    const current = attempt
-    let effect: Effect.Effect<O | Action.Outcome<O>, ActionError.ActionError, R> = Effect.catchCause(
-      Effect.suspend(() => action.run(validParams, context)),
-      toFailure
+    const timeout = durationOption(options?.timeout, "timeout", false)
+    if (typeof timeout === "string") return invalidOption(name, timeout)
+    const compensationTimeout = durationOption(
+      options?.compensationTimeout ?? action.compensationTimeout ?? defaults.compensationTimeout,
+      "compensationTimeout",
+      true
     )
-    if (timeout !== undefined) {
-      const timeoutMillis = Duration.toMillis(timeout)
-      effect = Effect.timeoutOrElse(effect, {
-        duration: timeout,
-        orElse: () => Effect.fail(new ActionError.ActionTimeout({ action: name, timeoutMillis, attempt: current }))
-      })
-    }
-    const finished = Effect.flatMap(effect, finish)
-    return current === 1 ? finished : Effect.provideService(finished, CurrentAttempt, current)
-  })
+    if (typeof compensationTimeout === "string") return invalidOption(name, compensationTimeout)
 
-  const retryOn = options?.retryOn
-  const attempts = maxRetries === 0 ? once : Effect.retry(once, {
-    times: maxRetries,
-    schedule: options?.backoff ?? defaults.backoff,
-    while: (error: ActionError.ActionError) => {
-      if (!error.retryable) return Effect.succeed(false)
-      if (retryOn === undefined) return Effect.succeed(true)
-      return Effect.try({
-        try: () => retryOn(error) === true,
-        catch: (thrown) => new ActionError.InternalError({ action: name, reason: `retryOn threw: ${describe(thrown)}` })
-      })
-    }
-  })
+    const decoded = Action.decodeParams(action, params, options)
+    if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
+    const validParams = decoded.success
 
-  const compensate = action.compensate
-  if (compensate === undefined) return attempts
-  const compensationTimeout = Duration.fromInput(
-    options?.compensationTimeout ?? action.compensationTimeout ?? defaults.compensationTimeout
-  )
-  if (compensationTimeout._tag === "None") return invalidOption(name, "compensationTimeout must be a duration")
-  return Effect.catch(attempts, (error: ActionError.ActionError) => {
-    if (error._tag === "InternalError" || error._tag === "InvalidParams") return Effect.fail(error)
-    return Effect.suspend(() => compensate(validParams, error, context)).pipe(
-      Effect.provideService(CurrentAttempt, attempt),
-      Effect.exit,
-      Effect.timeoutOrElse({
-        duration: compensationTimeout.value,
-        orElse: () =>
-          Effect.fail(
-            new ActionError.CompensationFailed({
-              action: name,
-              original: error,
-              reason: "timed_out",
-              detail: `compensation did not finish within ${Duration.format(compensationTimeout.value)}`
-            })
-          )
-      }),
-      Effect.flatMap((exit) =>
-        exit._tag === "Success"
-          ? Effect.fail(markCompensated(error))
-          : Effect.fail(
-            new ActionError.CompensationFailed({
-              action: name,
-              original: error,
-              reason: "failed",
-              detail: describe(Cause.squash(exit.cause))
-            })
-          )
-      )
-    )
+    const finish = (result: O | Action.Outcome<O>): Effect.Effect<Action.Outcome<O>, ActionError.ActionError> => {
+      const outcome = Action.isOutcome(result) ? result as Action.Outcome<O> : Action.outcome(result as O)
+      if (action.output === undefined) return Effect.succeed(outcome)
+      const output = Action.validateOutput(action, outcome.patch)
+      return Result.isFailure(output) ? Effect.fail(output.failure) : Effect.succeed(outcome)
+    }
+    const onRunFailure = (cause: Cause.Cause<E>) => Effect.fail(toExecutionFailed(name, cause))
+    const handlers = { onFailure: onRunFailure, onSuccess: finish }
+    const timeoutMillis = timeout === undefined ? undefined : Duration.toMillis(timeout)
+
+    let attempt = 0
+    const once: Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> = Effect.withFiber((fiber) => {
+      attempt += 1
+      const current = attempt
+      let started: Effect.Effect<O | Action.Outcome<O>, E, R>
+      try {
+        started = action.run(validParams, context)
+      } catch (thrown) {
+        return Effect.fail(toExecutionFailed(name, Cause.die(thrown)))
+      }
+      if (!Effect.isEffect(started)) return Effect.fail(notAnEffect(name, started))
+      let effect = Effect.matchCauseEffect(started, handlers)
+      if (timeout !== undefined && timeoutMillis !== Number.POSITIVE_INFINITY) {
+        effect = Effect.timeoutOrElse(effect, {
+          duration: timeout,
+          orElse: () =>
+            Effect.fail(
+              new ActionError.ActionTimeout({ action: name, timeoutMillis: timeoutMillis!, attempt: current })
+            )
+        })
+      }
+      // providing a service costs about a microsecond: skip it when the fiber already says so
+      return fiber.getRef(CurrentAttempt) === current ? effect : Effect.provideService(effect, CurrentAttempt, current)
+    })
+
+    const retryOn = options?.retryOn
+    const attempts = maxRetries === 0 ? once : Effect.retry(once, {
+      times: maxRetries,
+      schedule: options?.backoff ?? defaults.backoff,
+      while: (error: ActionError.ActionError) => {
+        if (!error.retryable) return Effect.succeed(false)
+        if (retryOn === undefined) return Effect.succeed(true)
+        return Effect.try({
+          try: () => retryOn(error) === true,
+          catch: (thrown) =>
+            new ActionError.InternalError({ action: name, reason: `retryOn threw: ${describe(thrown)}` })
+        })
+      }
+    })
+
+    const compensate = action.compensate
+    if (compensate === undefined) return attempts
+    const compensationBudget = compensationTimeout ?? defaults.compensationTimeout
+    // every error that reaches here came after at least one attempt ran, so the world may have changed
+    return Effect.catch(attempts, (error: ActionError.ActionError) =>
+      Effect.suspend(() => compensate(validParams, error, context)).pipe(
+        Effect.provideService(CurrentAttempt, attempt),
+        Effect.exit,
+        Effect.timeoutOrElse({
+          duration: compensationBudget,
+          orElse: () =>
+            Effect.fail(
+              new ActionError.CompensationFailed({
+                action: name,
+                original: error,
+                reason: "timed_out",
+                detail: `compensation did not finish within ${Duration.format(compensationBudget)}`
+              })
+            )
+        }),
+        Effect.flatMap((exit) =>
+          exit._tag === "Success"
+            ? Effect.fail(markCompensated(error))
+            : Effect.fail(
+              new ActionError.CompensationFailed({
+                action: name,
+                original: error,
+                reason: "failed",
+                detail: describe(Cause.squash(exit.cause))
+              })
+            )
+        )
+      ))
   })
-}

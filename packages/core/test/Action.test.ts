@@ -39,6 +39,24 @@ describe("Action.make", () => {
     assert.throws(() => Action.make({ name, run: () => Effect.succeed({}) }), /name must match/)
   })
 
+  it("rejects names longer than 64 characters (the LLM tool name limit)", () => {
+    assert.isTrue(Result.isSuccess(Action.makeResult({ name: "a".repeat(64), run: () => Effect.succeed({}) })))
+    const result = Action.makeResult({ name: "a".repeat(65), run: () => Effect.succeed({}) })
+    assert.isTrue(Result.isFailure(result) && result.failure.reason.includes("at most 64"))
+  })
+
+  it("rejects a compensation timeout that is not positive", () => {
+    for (const compensationTimeout of [0, -5, Number.NaN, "soon"] as const) {
+      const result = Action.makeResult({
+        name: "a",
+        run: () => Effect.succeed({}),
+        compensate: () => Effect.void,
+        compensationTimeout: compensationTimeout as never
+      })
+      assert.isTrue(Result.isFailure(result), String(compensationTimeout))
+    }
+  })
+
   it("accepts names such as a, A1 and send_email_v2", () => {
     for (const name of ["a", "A1", "send_email_v2"]) {
       assert.isTrue(Result.isSuccess(Action.makeResult({ name, run: () => Effect.succeed({}) })))
@@ -90,6 +108,30 @@ describe("Action.decodeParams", () => {
     for (const input of [null, undefined, 42, "amount=5", [1, 2]]) {
       assert.strictEqual(invalid(Action.decodeParams(Transfer, input))._tag, "InvalidParams")
     }
+  })
+
+  it("params whose reading throws (a getter, a proxy) are InvalidParams, not a thrown exception", () => {
+    const hostile = {
+      currency: "EUR",
+      get amount(): number {
+        throw new Error("getter boom")
+      }
+    }
+    const error = invalid(Action.decodeParams(Transfer, hostile))
+    assert.include(error.message, "getter boom")
+    const proxy = new Proxy({}, {
+      ownKeys: () => {
+        throw new Error("proxy boom")
+      }
+    })
+    assert.include(invalid(Action.decodeParams(Transfer, proxy)).message, "proxy boom")
+  })
+
+  it("params nested deeper than 64 levels are rejected", () => {
+    let deep: unknown = {}
+    for (let i = 0; i < 70; i++) deep = { child: deep }
+    const error = invalid(Action.decodeParams(Transfer, { amount: 1, currency: "EUR", memo: "x", deep }))
+    assert.include(error.message, "deeper than 64")
   })
 
   it("unknown keys: rejected by default, naming the key", () => {
@@ -151,16 +193,22 @@ describe("Action.decodeParams", () => {
 
   // The property: whatever comes in, params that pass validation satisfy the schema.
   const LooseInput = Schema.Struct({
-    amount: Schema.Union([Schema.Int, Schema.String, Schema.Null]),
+    amount: Schema.Union([Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })), Schema.Int, Schema.String]),
     currency: Schema.Union([Schema.Literals(["EUR", "USD"]), Schema.String]),
     memo: Schema.optionalKey(Schema.Union([Schema.String, Schema.Number])),
     fee: Schema.optionalKey(Schema.Union([Schema.Int, Schema.Boolean]))
   })
+  let accepted = 0
   const isValid = Schema.is(Schema.toType(Transfer.params))
 
   it.prop("validated params always satisfy the params schema", [LooseInput], ([input]) => {
     const result = Action.decodeParams(Transfer, input)
+    if (Result.isSuccess(result)) accepted++
     return Result.isFailure(result) || isValid(result.success)
+  })
+
+  it("the generator above produces valid params often enough for the property to mean something", () => {
+    assert.isAbove(accepted, 5)
   })
 
   it.prop(
@@ -172,6 +220,25 @@ describe("Action.decodeParams", () => {
       assert.deepStrictEqual(Result.getOrThrow(result), params)
     }
   )
+})
+
+describe("Action.validateOutput", () => {
+  const Count = Action.make({
+    name: "count",
+    output: Schema.Struct({ count: Schema.Int }),
+    run: () => Effect.succeed({ count: 1 })
+  })
+
+  it("keys the output schema does not declare are an error, not silently dropped", () => {
+    const result = Action.validateOutput(Count, { count: 1, extra: 2 })
+    assert.isTrue(Result.isFailure(result))
+    if (Result.isFailure(result)) assert.deepStrictEqual(result.failure.issues[0]?.path, ["extra"])
+  })
+
+  it("a valid patch is returned as it was", () => {
+    const patch = { count: 3 }
+    assert.strictEqual(Result.getOrThrow(Action.validateOutput(Count, patch)), patch)
+  })
 })
 
 describe("Action JSON Schema and LLM tools", () => {
@@ -207,7 +274,7 @@ describe("Action JSON Schema and LLM tools", () => {
   })
 
   it("describes the action as a tool", () => {
-    const tool = Action.toTool(Search)
+    const tool = Result.getOrThrow(Action.toTool(Search))
     assert.strictEqual(tool.name, "search")
     assert.strictEqual(tool.description, "Searches the knowledge base")
     assert.isFalse(tool.strict)
@@ -215,7 +282,7 @@ describe("Action JSON Schema and LLM tools", () => {
   })
 
   it("strict mode: every property required, no additional properties, optional ones nullable", () => {
-    const tool = Action.toTool(Search, { strict: true })
+    const tool = Result.getOrThrow(Action.toTool(Search, { strict: true }))
     const parameters = tool.parameters as any
     assert.isTrue(tool.strict)
     assert.deepStrictEqual(parameters.required, ["query", "limit", "filter", "cursor"])
@@ -251,7 +318,7 @@ describe("Action JSON Schema and LLM tools", () => {
       params: Schema.Struct({ items: Schema.Array(Item), gift: Schema.optionalKey(Item) }),
       run: () => Effect.succeed({})
     })
-    const parameters = Action.toTool(Order, { strict: true }).parameters as any
+    const parameters = Result.getOrThrow(Action.toTool(Order, { strict: true })).parameters as any
     assert.deepStrictEqual(parameters.$defs.Item.required, ["sku", "note"])
     assert.strictEqual(parameters.$defs.Item.additionalProperties, false)
     assert.deepStrictEqual(parameters.properties.items.items, { $ref: "#/$defs/Item" })
@@ -263,14 +330,36 @@ describe("Action JSON Schema and LLM tools", () => {
       params: Schema.Struct({ labels: Schema.Record(Schema.String, Schema.String) }),
       run: () => Effect.succeed({})
     })
-    assert.doesNotThrow(() => Action.toTool(Tag))
-    try {
-      Action.toTool(Tag, { strict: true })
-      assert.fail("expected ToolSchemaError")
-    } catch (error) {
-      assert.instanceOf(error, Action.ToolSchemaError)
-      assert.strictEqual((error as Action.ToolSchemaError).path, "$.labels")
-    }
+    assert.isTrue(Result.isSuccess(Action.toTool(Tag)))
+    const result = Action.toTool(Tag, { strict: true })
+    if (Result.isSuccess(result)) return assert.fail("expected ToolSchemaError")
+    assert.instanceOf(result.failure, Action.ToolSchemaError)
+    assert.strictEqual(result.failure.path, "$.labels")
+  })
+
+  it("class params are described by their fields; non-object params are a typed error", () => {
+    class Query extends Schema.Class<Query>("Query")({ text: Schema.String }) {}
+    const ByClass = Action.make({ name: "by_class", params: Query, run: () => Effect.succeed({}) })
+    const tool = Result.getOrThrow(Action.toTool(ByClass, { strict: true }))
+    assert.deepStrictEqual((tool.parameters as any).properties, { text: { type: "string" } })
+    const Scalar = Action.make({ name: "scalar", params: Schema.String as any, run: () => Effect.succeed({}) })
+    const error = Action.toTool(Scalar)
+    assert.isTrue(Result.isFailure(error))
+    if (Result.isFailure(error)) assert.include(error.failure.message, "object schema")
+  })
+
+  it("params decode from their JSON form, which is what the JSON Schema describes", () => {
+    const Remind = Action.make({
+      name: "remind",
+      params: Schema.Struct({ at: Schema.Date, note: Schema.optionalKey(Schema.String) }),
+      run: (params) => Effect.succeed({ at: params.at.getTime() })
+    })
+    const parameters = Result.getOrThrow(Action.toTool(Remind, { strict: true })).parameters as any
+    assert.strictEqual(parameters.properties.at.type, "string")
+    const args = Action.fromToolArguments(Remind, { at: "2025-01-31T12:00:00.000Z", note: null })
+    const params = Result.getOrThrow(Action.decodeParams(Remind, args))
+    assert.instanceOf(params.at, Date)
+    assert.strictEqual(params.at.getTime(), Date.UTC(2025, 0, 31, 12))
   })
 
   it("tool arguments from a strict model decode after their nulls are dropped", () => {

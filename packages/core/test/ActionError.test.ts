@@ -74,4 +74,26 @@ describe("ActionError", () => {
     assert.doesNotThrow(() => JSON.stringify(json))
     assert.isFalse(ActionError.isActionError(new Error("plain")))
   })
+
+  it("every error, the nested ones included, encodes to JSON and back through ActionErrorSchema", () => {
+    const codec = Schema.toCodecJson(ActionError.ActionErrorSchema)
+    const withUserError = new ActionError.ExecutionFailed({
+      action: "a",
+      reason: "boom",
+      defect: false,
+      error: new Error("boom")
+    })
+    for (const error of [...errors.map(([e]) => e), withUserError]) {
+      const json = Schema.encodeSync(codec)(error)
+      const text = JSON.stringify(json)
+      const back = Schema.decodeUnknownSync(codec)(JSON.parse(text))
+      assert.strictEqual(back._tag, error._tag)
+      assert.strictEqual(back.message, error.message)
+      assert.strictEqual(back.retryable, error.retryable)
+    }
+    const compensation = errors[5]![0] as ActionError.CompensationFailed
+    const back = Schema.decodeUnknownSync(codec)(JSON.parse(JSON.stringify(Schema.encodeSync(codec)(compensation))))
+    assert.strictEqual(back._tag, "CompensationFailed")
+    if (back._tag === "CompensationFailed") assert.instanceOf(back.original, ActionError.ExecutionFailed)
+  })
 })

@@ -92,13 +92,16 @@ describe("Exec.run", () => {
 
   it.effect("a thrown exception is a defect: ExecutionFailed, not retryable, runtime intact", () =>
     Effect.gen(function*() {
+      let runs = 0
       const Throws = Action.make({
         name: "throws",
         run: (): Effect.Effect<{}> => {
+          runs++
           throw new Error("kaboom")
         }
       })
       const error = failure(yield* Effect.exit(Exec.run(Throws, {}, {}, { maxRetries: 2 })))
+      assert.strictEqual(runs, 1, "a defect is not retried")
       assert.strictEqual(error._tag, "ExecutionFailed")
       if (error._tag !== "ExecutionFailed") return
       assert.isTrue(error.defect)
@@ -142,13 +145,88 @@ describe("Exec.run", () => {
       assert.deepStrictEqual(outcome.patch, { attempt: 3 })
     }))
 
+  it.effect("the Exec.run effect is lazy and each run counts its own attempts", () =>
+    Effect.gen(function*() {
+      const seen: Array<number> = []
+      let calls = 0
+      const Twice = Action.make({
+        name: "twice",
+        run: () =>
+          Effect.gen(function*() {
+            calls++
+            const attempt = yield* Exec.CurrentAttempt
+            seen.push(attempt)
+            if (attempt === 1) return yield* Effect.fail(new Transient({ n: attempt }))
+            return { attempt }
+          })
+      })
+      const program = Exec.run(Twice, {}, {}, { maxRetries: 1, backoff: Schedule.spaced("0 millis") })
+      assert.strictEqual(calls, 0, "nothing runs until the effect does")
+      yield* program
+      yield* program
+      assert.deepStrictEqual(seen, [1, 2, 1, 2])
+    }))
+
+  it.effect("an action run inside another action's retry sees its own attempt number", () =>
+    Effect.gen(function*() {
+      const inner: Array<number> = []
+      const Inner = Action.make({
+        name: "inner",
+        run: () => Exec.CurrentAttempt.pipe(Effect.map((attempt) => (inner.push(attempt), {})))
+      })
+      const Outer = Action.make({
+        name: "outer",
+        run: () =>
+          Effect.gen(function*() {
+            yield* Exec.run(Inner, {}, {})
+            if ((yield* Exec.CurrentAttempt) === 1) return yield* Effect.fail(new Transient({ n: 1 }))
+            return {}
+          })
+      })
+      yield* Exec.run(Outer, {}, {}, { maxRetries: 1, backoff: Schedule.spaced("0 millis") })
+      assert.deepStrictEqual(inner, [1, 1])
+    }))
+
+  it.effect("a run that does not return an Effect (an async function) is a typed defect", () =>
+    Effect.gen(function*() {
+      const Async = Action.make({ name: "async_run", run: (async () => ({})) as never })
+      const error = failure(yield* Effect.exit(Exec.run(Async, {}, {})))
+      assert.strictEqual(error._tag, "ExecutionFailed")
+      assert.include(error.message, "Promise")
+    }))
+
+  it.effect("an InvalidOutput is not retried", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const Bad = Action.make({
+        name: "bad_output",
+        output: Schema.Struct({ count: Schema.Int }),
+        run: () => Effect.sync(() => ({ count: `${++runs}` as unknown as number }))
+      })
+      const error = failure(
+        yield* Effect.exit(Exec.run(Bad, {}, {}, { maxRetries: 3, backoff: Schedule.spaced("0 millis") }))
+      )
+      assert.strictEqual(error._tag, "InvalidOutput")
+      assert.strictEqual(runs, 1)
+    }))
+
   it.effect("bad options are a typed error", () =>
     Effect.gen(function*() {
-      const error = failure(
-        yield* Effect.exit(Exec.run(Increment, { amount: 1 }, { state: { count: 0 } }, { maxRetries: -1 }))
-      )
-      assert.strictEqual(error._tag, "InternalError")
-      assert.include(error.message, "maxRetries")
+      const cases: ReadonlyArray<[Exec.Options, string]> = [
+        [{ maxRetries: -1 }, "maxRetries"],
+        [{ maxRetries: 1.5 }, "maxRetries"],
+        [{ maxRetries: Symbol("x") as never }, "maxRetries"],
+        [{ timeout: Number.NaN }, "timeout"],
+        [{ timeout: -1 }, "timeout"],
+        [{ timeout: "soon" as never }, "timeout"],
+        [{ compensationTimeout: 0 }, "compensationTimeout"],
+        [{ compensationTimeout: -5 }, "compensationTimeout"]
+      ]
+      for (const [options, name] of cases) {
+        const error = failure(yield* Effect.exit(Exec.run(Increment, { amount: 1 }, { state: { count: 0 } }, options)))
+        assert.strictEqual(error._tag, "InternalError", name)
+        assert.include(error.message, name)
+      }
     }))
 })
 
@@ -375,7 +453,12 @@ describe("Exec.run compensation", () => {
     Effect.gen(function*() {
       const runs = yield* Ref.make(0)
       const compensations = yield* Ref.make<Array<string>>([])
-      const action = compensating(runs, compensations, () => Effect.sleep("1 minute"))
+      let interrupted = false
+      const action = compensating(
+        runs,
+        compensations,
+        () => Effect.sleep("1 minute").pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true))))
+      )
       const fiber = yield* Effect.forkChild(Effect.exit(Exec.run(action, { trip: "rome" }, {})))
       yield* settle
       yield* TestClock.adjust("1999 millis")
@@ -385,6 +468,7 @@ describe("Exec.run compensation", () => {
       assert.strictEqual(error._tag, "CompensationFailed")
       if (error._tag !== "CompensationFailed") return
       assert.strictEqual(error.reason, "timed_out")
+      assert.isTrue(interrupted, "the compensation fiber was interrupted")
     }))
 
   it.effect("a timed-out action is compensated too", () =>
@@ -401,6 +485,77 @@ describe("Exec.run compensation", () => {
       const error = failure(yield* Fiber.join(fiber))
       assert.strictEqual(error._tag, "ActionTimeout")
       assert.deepStrictEqual(compensated, ["ActionTimeout"])
+    }))
+
+  it.effect("an invalid output is compensated: the action did run", () =>
+    Effect.gen(function*() {
+      const compensated: Array<string> = []
+      const Bad = Action.make({
+        name: "bad_output",
+        output: Schema.Struct({ count: Schema.Int }),
+        run: () => Effect.succeed({ count: 0.5 }),
+        compensate: (_params, error) => Effect.sync(() => compensated.push(error._tag))
+      })
+      const error = failure(yield* Effect.exit(Exec.run(Bad, {}, {})))
+      assert.strictEqual(error._tag, "InvalidOutput")
+      assert.deepStrictEqual(compensated, ["InvalidOutput"])
+      if (error._tag === "InvalidOutput") assert.isTrue(error.compensated)
+    }))
+
+  it.effect("a nested action's error is the outer action's failure, and the outer action is compensated", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const Inner = Action.make({
+        name: "inner",
+        params: Schema.Struct({ n: Schema.Int }),
+        run: () => Effect.succeed({})
+      })
+      const Outer = Action.make({
+        name: "charge_and_book",
+        run: () =>
+          Effect.sync(() => log.push("charged")).pipe(Effect.andThen(Exec.run(Inner, { n: "x" }, {})), Effect.as({})),
+        compensate: () => Effect.sync(() => log.push("refunded"))
+      })
+      const error = failure(yield* Effect.exit(Exec.run(Outer, {}, {})))
+      assert.strictEqual(error._tag, "ExecutionFailed")
+      assert.strictEqual(error.action, "charge_and_book")
+      if (error._tag !== "ExecutionFailed") return
+      assert.instanceOf(error.error, ActionError.InvalidParams)
+      assert.isFalse(error.retryable, "keeps the inner error's retryable flag")
+      assert.deepStrictEqual(log, ["charged", "refunded"])
+    }))
+
+  it.effect("a retryOn that throws still lets compensation run", () =>
+    Effect.gen(function*() {
+      const runs = yield* Ref.make(0)
+      const compensations = yield* Ref.make<Array<string>>([])
+      const action = compensating(runs, compensations, () => Effect.void)
+      const error = failure(
+        yield* Effect.exit(Exec.run(action, { trip: "bern" }, {}, {
+          maxRetries: 3,
+          backoff: Schedule.spaced("0 millis"),
+          retryOn: () => {
+            throw new Error("predicate bug")
+          }
+        }))
+      )
+      assert.strictEqual(error._tag, "InternalError")
+      if (error._tag === "InternalError") assert.isTrue(error.compensated)
+      assert.deepStrictEqual(yield* Ref.get(compensations), ["bern:InternalError"])
+    }))
+
+  it.effect("interrupting the run from outside is not a failure: nothing is compensated", () =>
+    Effect.gen(function*() {
+      const compensated: Array<string> = []
+      const Slow = Action.make({
+        name: "slow",
+        run: () => Effect.sleep("1 hour").pipe(Effect.as({})),
+        compensate: (_params, error) => Effect.sync(() => compensated.push(error._tag))
+      })
+      const fiber = yield* Effect.forkChild(Exec.run(Slow, {}, {}))
+      yield* settle
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(compensated, [])
     }))
 
   it.effect("a successful run is never compensated", () =>
