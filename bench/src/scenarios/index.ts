@@ -1,7 +1,7 @@
 import { exec } from "./exec.ts"
-import { routerRoute } from "./router.ts"
+import { routerCold, routerMiss, routerRoute } from "./router.ts"
 import type { Scenario } from "./Scenario.ts"
 import { signalJson, signalMake } from "./signal.ts"
 
 /** Every scenario, in the order the suite runs them. */
-export const scenarios: ReadonlyArray<Scenario> = [signalMake, signalJson, routerRoute, exec]
+export const scenarios: ReadonlyArray<Scenario> = [signalMake, signalJson, routerRoute, routerMiss, routerCold, exec]

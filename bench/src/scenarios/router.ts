@@ -34,3 +34,40 @@ export const routerRoute: Scenario = {
     return { value, unit: "routes/s" }
   }
 }
+
+export const routerMiss: Scenario = {
+  name: "router.miss",
+  description: "Router.route of types no route matches (NoRoute), 70 routes",
+  run: async (size) => {
+    const count = size === "quick" ? 100_000 : 1_000_000
+    const router = build()
+    const types = domains.map((d) => ({ type: `unknown.${d}.event` }))
+    const value = await opsPerSecond(count, (n) => {
+      let misses = 0
+      for (let i = 0; i < n; i++) {
+        if (Result.isFailure(Router.route(router, types[i % types.length]!))) misses++
+      }
+      if (misses !== n) throw new Error("expected only misses")
+    })
+    return { value, unit: "routes/s" }
+  }
+}
+
+export const routerCold: Scenario = {
+  name: "router.cold",
+  description: "Router.route of 100,000 distinct types (past the per-type cache), 70 routes",
+  run: async (size) => {
+    const count = size === "quick" ? 100_000 : 500_000
+    const router = build()
+    const types = Array.from({ length: 100_000 }, (_, i) => ({ type: `${domains[i % 10]}.e${i}` }))
+    const value = await opsPerSecond(count, (n) => {
+      let targets = 0
+      for (let i = 0; i < n; i++) {
+        const result = Router.route(router, types[i % types.length]!)
+        if (Result.isSuccess(result)) targets += result.success.length
+      }
+      if (targets === 0) throw new Error("no targets")
+    })
+    return { value, unit: "routes/s" }
+  }
+}
