@@ -411,4 +411,12 @@ describe("docs/routing.md: performance", () => {
       }
     }
   })
+
+  it("a miss of a type the router has seen returns the same NoRoute", () => {
+    const routes = ok(Router.make<string>([["user.*", "audit"]]))
+    const miss = fail(Router.route(routes, { type: "order.placed" }))
+    assert.instanceOf(miss, Router.NoRoute)
+    assert.strictEqual(fail(Router.route(routes, { type: "order.placed" })), miss)
+    assert.strictEqual(fail(Router.route(routes, { type: "order.shipped" })).type, "order.shipped")
+  })
 })

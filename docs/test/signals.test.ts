@@ -3,7 +3,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { IdGenerator, Signal } from "@kido/core"
-import { DateTime, Effect, Layer, Option, pipe, Random, Result, Schema, Tracer } from "effect"
+import { Clock, DateTime, Effect, Layer, Option, pipe, Random, Result, Schema, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 
 const failure = <A, E>(result: Result.Result<A, E>): E => {
@@ -113,6 +113,32 @@ describe("docs/signals.md: making signals", () => {
       assert.strictEqual(a.time, "2025-01-31T12:00:00Z")
       const b = yield* Signal.make("a.b", 1, { source: "/s", time: DateTime.makeUnsafe(Date.UTC(2020, 5, 1)) })
       assert.strictEqual(b.time, "2020-06-01T00:00:00.000Z")
+    }))
+
+  it.effect("a Clock time with no RFC 3339 form is an InvalidSignal on time", () =>
+    Effect.gen(function*() {
+      for (const millis of [Number.NaN, Date.UTC(10000, 0, 1)]) {
+        const clock: Clock.Clock = {
+          currentTimeMillisUnsafe: () => millis,
+          currentTimeMillis: Effect.succeed(millis),
+          currentTimeNanosUnsafe: () => 0n,
+          currentTimeNanos: Effect.succeed(0n),
+          monotonicTimeNanosUnsafe: () => 0n,
+          monotonicTimeNanos: Effect.succeed(0n),
+          sleep: () => Effect.void
+        }
+        const error = yield* Effect.flip(Signal.make("a.b", 1, { source: "/s" })).pipe(
+          Effect.provideService(Clock.Clock, clock)
+        )
+        assert.strictEqual(error.attribute, "time")
+      }
+    }))
+
+  it.effect("make reads the Clock once: the generated time and the UUIDv7 timestamp agree", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2025, 0, 31, 12, 0, 0, 7))
+      const signal = yield* Signal.make("a.b", 1, { source: "/s" })
+      assert.deepStrictEqual(IdGenerator.timestampOf(signal.id), Option.some(Date.parse(signal.time!)))
     }))
 
   it.effect("about data", () =>
@@ -292,6 +318,14 @@ describe("docs/signals.md: decoding at the edge", () => {
       for (const text of [`${head},"__proto__":"x"}`, `${head},"data":{"a":[{"__proto__":{}}]}}`]) {
         assert.instanceOf(failure(Signal.fromJsonResult(text)), Signal.InvalidSignal)
       }
+      // data nested deeper than 512 levels, and numbers JSON.parse turns into Infinity
+      const deep = (depth: number) => `${head},"data":${"[".repeat(depth)}1${"]".repeat(depth)}}`
+      assert.isTrue(Signal.isSignal(success(Signal.fromJsonResult(deep(512)))))
+      for (const text of [deep(513), `${head},"data":{"n":1e999}}`]) {
+        const error = failure(Signal.fromJsonResult(text))
+        assert.instanceOf(error, Signal.InvalidSignal)
+        if (error instanceof Signal.InvalidSignal) assert.strictEqual(error.attribute, "data")
+      }
       // no defaults when decoding
       const bare = success(Signal.decodeUnknownResult({ ...base, data: { a: 1 } }))
       assert.isFalse("time" in bare)
@@ -314,6 +348,23 @@ describe("docs/signals.md: decoding at the edge", () => {
     assert.strictEqual(bytes, accented.length - 3 + 2 + 4)
     assert.instanceOf(failure(Signal.fromJsonResult(accented, { maxBytes: bytes - 1 })), Signal.SignalTooLarge)
     assert.isTrue(Result.isSuccess(Signal.fromJsonResult(accented, { maxBytes: bytes })))
+    // maxBytes: a positive integer, or Infinity for no limit; anything else is InvalidSignal on "(options)"
+    const signal = success(Signal.fromJsonResult(text))
+    for (const maxBytes of [0, -1, 1.5, Number.NaN, "100"]) {
+      const options = { maxBytes } as Signal.JsonOptions
+      const results: ReadonlyArray<Result.Result<unknown, Signal.SignalError>> = [
+        Signal.fromJsonResult(text, options),
+        Signal.toJson(signal, options)
+      ]
+      for (const each of results) {
+        const error = failure(each)
+        assert.instanceOf(error, Signal.InvalidSignal)
+        if (error instanceof Signal.InvalidSignal) assert.strictEqual(error.attribute, "(options)")
+      }
+    }
+    const huge = JSON.stringify({ specversion: "1.0", id: "1", source: "/s", type: "a.b", data: "x".repeat(2 ** 20) })
+    assert.instanceOf(failure(Signal.fromJsonResult(huge)), Signal.SignalTooLarge)
+    assert.isTrue(Result.isSuccess(Signal.fromJsonResult(huge, { maxBytes: Infinity })))
   })
 
   it("the errors and their messages", () => {
@@ -354,6 +405,15 @@ describe("docs/signals.md: decoding at the edge", () => {
       if (root instanceof Signal.InvalidSignal) assert.strictEqual(root.attribute, "(root)")
       else assert.fail("expected InvalidSignal")
     }
+    const head = "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"a.b\""
+    assert.strictEqual(
+      message(Signal.fromJsonResult(`${head},"data":${"[".repeat(600)}${"]".repeat(600)}}`)),
+      "Invalid signal attribute \"data\": data is nested deeper than 512 levels (or is cyclic)"
+    )
+    assert.strictEqual(
+      message(Signal.fromJsonResult(decodingText, { maxBytes: Number.NaN })),
+      "Invalid signal options: maxBytes must be a positive integer (a number of UTF-8 bytes) or Infinity (no limit), got NaN"
+    )
     assert.strictEqual(
       message(Signal.fromJsonResult(decodingText, { maxBytes: 64 })),
       "Signal JSON is 112 bytes (UTF-8), over the limit of 64 bytes"
@@ -399,6 +459,14 @@ describe("docs/signals.md: encoding", () => {
       assert.strictEqual(text, JSON.stringify(encoded))
       assert.deepStrictEqual(yield* Signal.fromJson(text), signal)
       assert.instanceOf(failure(Signal.toJson(signal, { maxBytes: 10 })), Signal.SignalTooLarge)
+      // toJson's errors: SignalTooLarge, InvalidSignal on data (hand-built, not JSON), InvalidSignal on "(options)"
+      const handBuilt: Signal.Signal = { ...signal, data: { n: 1n } }
+      const notJson = failure(Signal.toJson(handBuilt))
+      assert.instanceOf(notJson, Signal.InvalidSignal)
+      if (notJson instanceof Signal.InvalidSignal) assert.strictEqual(notJson.attribute, "data")
+      const badOption = failure(Signal.toJson(signal, { maxBytes: Number.NaN }))
+      assert.instanceOf(badOption, Signal.InvalidSignal)
+      if (badOption instanceof Signal.InvalidSignal) assert.strictEqual(badOption.attribute, "(options)")
     }))
 
   it.effect("specversion 1.0.2 is written back as 1.0", () =>
@@ -581,6 +649,25 @@ describe("docs/signals.md: causation, correlation and tracing", () => {
       assert.deepStrictEqual(Signal.traceContext(retraced), Option.some({ traceparent: other }))
       assert.deepStrictEqual(Signal.correlationId(retraced), Option.some("explicit"))
       assert.deepStrictEqual(Signal.causationId(retraced), Option.some(root.id))
+    }))
+
+  it.effect("what make copies from cause is checked; what extensions replace is not", () =>
+    Effect.gen(function*() {
+      const root = yield* Signal.make("order.placed", 1, { source: "/shop" })
+      const handWritten: Signal.Signal = { ...root, extensions: { traceparent: "garbage" } }
+      const error = yield* Effect.flip(Signal.make("payment.charged", 1, { source: "/billing", cause: handWritten }))
+      assert.strictEqual(error.attribute, "cause")
+      assert.match(error.message, /^Invalid signal attribute "cause": has an invalid "traceparent" extension: /)
+      for (const cause of [{ ...root, id: "bad\u0000id" }, { ...root, extensions: { correlationid: "" } }]) {
+        const bad = yield* Effect.flip(Signal.make("payment.charged", 1, { source: "/billing", cause }))
+        assert.strictEqual(bad.attribute, "cause")
+      }
+      const replaced = yield* Signal.make("payment.charged", 1, {
+        source: "/billing",
+        cause: handWritten,
+        extensions: { traceparent: sampleTraceparent }
+      })
+      assert.deepStrictEqual(Signal.traceContext(replaced), Option.some({ traceparent: sampleTraceparent }))
     }))
 
   it.effect("withTraceContext", () =>

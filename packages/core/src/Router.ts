@@ -41,7 +41,9 @@
  * backtracking and no duplicates, linear in segments whatever the number of `**`), collecting only where the
  * whole type is consumed; the matches are then sorted by their precomputed rank. Each router remembers the
  * matching routes of up to 1024 distinct types, so routing a known type is a map lookup, plus the predicates of
- * its matching routes if they have any. No regular expressions anywhere.
+ * its matching routes if they have any. A known type that no route fires for costs the same: its
+ * {@link NoRoute} is built once and returned again (errors are immutable values). No regular expressions
+ * anywhere.
  *
  * @since 0.1.0
  */
@@ -265,7 +267,7 @@ interface RouteData<T, S extends Routable> extends Parsed {
 interface RouterImpl<T, S extends Routable> extends Router<T, S> {
   readonly data: ReadonlyArray<RouteData<T, S>>
   readonly routes: ReadonlyArray<Route<T, S>>
-  index: RouteIndex<T, S> | undefined
+  index: RouteIndex<T, S, NoRoute> | undefined
 }
 
 const variance = { _T: Function.identity, _S: Function.identity }
@@ -317,7 +319,7 @@ const compareData = <T, S extends Routable>(
   return i - j
 }
 
-const indexOf = <T, S extends Routable>(self: RouterImpl<T, S>): RouteIndex<T, S> => {
+const indexOf = <T, S extends Routable>(self: RouterImpl<T, S>): RouteIndex<T, S, NoRoute> => {
   if (self.index !== undefined) return self.index
   const ranked = self.data.map((d, i) => [d, i] as const).toSorted(compareData)
   const compiled = ranked.map(([d], rank): Compiled<T, S> => ({
@@ -327,7 +329,7 @@ const indexOf = <T, S extends Routable>(self: RouterImpl<T, S>): RouteIndex<T, S
     wildcard: d.cls !== 0,
     entry: { rank, targets: d.route.targets, match: d.route.match } satisfies Entry<T, S>
   }))
-  self.index = new RouteIndex(compiled)
+  self.index = new RouteIndex<T, S, NoRoute>(compiled)
   return self.index
 }
 
@@ -730,7 +732,8 @@ export const route: {
     const hit = indexOf(impl(self)).lookup(type)
     if (typeof hit === "string") return Result.fail(new InvalidType({ type, reason: hit }))
     const targets = hit.targets ?? runPredicates(hit.entries, signal)
-    return targets.length === 0 ? Result.fail(new NoRoute({ type })) : Result.succeed(targets)
+    // One NoRoute per cached type: a miss costs a lookup, not an Error (and its stack trace) each time.
+    return targets.length === 0 ? Result.fail(hit.miss ??= new NoRoute({ type })) : Result.succeed(targets)
   }
 )
 

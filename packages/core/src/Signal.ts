@@ -35,11 +35,12 @@
  *
  * @since 0.1.0
  */
-import { Clock, DateTime, Effect, Option, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Clock, DateTime, Effect, Option, Random, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { Base64 } from "effect/encoding"
 import { dual } from "effect/Function"
 import * as IdGenerator from "./IdGenerator.ts"
 import * as internal from "./internal/signal.ts"
+import * as uuidv7 from "./internal/uuidv7.ts"
 
 // -----------------------------------------------------------------------------
 // Models
@@ -140,7 +141,7 @@ export interface Signal<D = unknown> {
  * - `extensions`: extension attributes; they win over the ones `cause` sets.
  * - `cause`: the signal this one is a consequence of: sets `causationid` to its id, `correlationid` to
  *   its `correlationid` (or its id when it has none), and copies its `traceparent` / `tracestate` unless
- *   `extensions` gives a `traceparent`.
+ *   `extensions` gives a `traceparent`. What is copied is checked (a cause may be hand-built).
  *
  * @example
  * ```ts
@@ -233,7 +234,11 @@ export interface TraceContext {
  * @since 0.1.0
  */
 export interface JsonOptions {
-  /** The largest accepted JSON text, in UTF-8 bytes. Defaults to {@link defaultMaxBytes} (1 MiB). */
+  /**
+   * The largest accepted JSON text, in UTF-8 bytes: a positive integer, or `Infinity` for no limit.
+   * Defaults to {@link defaultMaxBytes} (1 MiB). Any other value (`0`, `NaN`, `"100"`) is an
+   * {@link InvalidSignal} on attribute `"(options)"`.
+   */
   readonly maxBytes?: number | undefined
 }
 
@@ -258,7 +263,8 @@ export const defaultMaxBytes: number = 1024 * 1024
 
 /**
  * A signal attribute is missing or invalid: `attribute` names it (`"(root)"` when the input is not an
- * object at all) and `reason` says what is wrong.
+ * object at all, `"(options)"` when the {@link JsonOptions} given to {@link toJson} or {@link fromJson} are
+ * invalid) and `reason` says what is wrong.
  *
  * @example
  * ```ts
@@ -278,6 +284,8 @@ export class InvalidSignal extends Schema.TaggedError<InvalidSignal>("@kido/core
   override get message(): string {
     return this.attribute === rootAttribute
       ? `Invalid signal: ${this.reason}`
+      : this.attribute === optionsAttribute
+      ? `Invalid signal options: ${this.reason}`
       : `Invalid signal attribute "${this.attribute}": ${this.reason}`
   }
 }
@@ -421,6 +429,8 @@ export const isSignalError = (u: unknown): u is SignalError =>
 
 const rootAttribute = "(root)"
 
+const optionsAttribute = "(options)"
+
 const invalid = (attribute: string, reason: string): InvalidSignal => new InvalidSignal({ attribute, reason })
 
 const thrownMessage = (e: unknown): string => e instanceof Error ? e.message : String(e)
@@ -461,7 +471,7 @@ const optionalChecks = [
 
 const checkData = (data: unknown): InvalidSignal | undefined => {
   if (data === undefined || data instanceof Uint8Array) return undefined
-  const reason = internal.checkJson(data, false)
+  const reason = internal.checkJson(data)
   return reason === undefined ? undefined : invalid("data", reason)
 }
 
@@ -490,6 +500,21 @@ const ownString = (extensions: Extensions, name: string): string | undefined => 
   return typeof value === "string" ? value : undefined
 }
 
+// Copies the extension `name` of a cause, when it has one, after checking its value.
+const copyFromCause = (
+  target: Record<string, ExtensionValue>,
+  causeExtensions: Extensions,
+  name: string
+): InvalidSignal | undefined => {
+  if (!Object.hasOwn(causeExtensions, name)) return undefined
+  const value: unknown = causeExtensions[name]
+  if (value === undefined) return undefined
+  const reason = internal.checkExtensionValue(name, value)
+  if (reason !== undefined) return invalid("cause", `has an invalid "${name}" extension: ${reason}`)
+  target[name] = value as ExtensionValue
+  return undefined
+}
+
 // Validates `make`'s input and builds the signal, except `id` when it has to be generated.
 const prepare = <D>(
   type: string,
@@ -516,7 +541,16 @@ const prepare = <D>(
     let value: unknown = attributes[name]
     if (name === "time") {
       if (value === undefined) {
-        signal.time = internal.isoTime(now()) // well-formed by construction: no need to check it
+        const millis = now()
+        const time = internal.isoTime(millis) // well-formed when defined: no need to check it
+        if (time === undefined) {
+          return Result.fail(invalid(
+            "time",
+            `cannot come from the Clock, whose current time (${millis} ms since 1970) is not an RFC 3339 ` +
+              "timestamp (years 0000 to 9999): pass time explicitly or fix the Clock"
+          ))
+        }
+        signal.time = time
         continue
       } else if (DateTime.isDateTime(value)) value = DateTime.formatIso(value)
     } else if (name === "datacontenttype" && value === undefined && data !== undefined) {
@@ -538,19 +572,28 @@ const prepare = <D>(
     const extensions: Record<string, ExtensionValue> = {}
     if (cause !== undefined) {
       if (
-        typeof cause !== "object" || cause === null || typeof cause.id !== "string" || cause.id === "" ||
+        typeof cause !== "object" || cause === null || typeof cause.id !== "string" ||
         typeof cause.extensions !== "object" || cause.extensions === null
       ) {
         return Result.fail(invalid("cause", `must be a signal, got ${internal.show(cause)}`))
       }
+      // A cause need not come from `make` (it may be hand-built), so what is copied from it is checked.
+      reason = internal.checkExtensionValue("causationid", cause.id)
+      if (reason !== undefined) return Result.fail(invalid("cause", `has an invalid "id": ${reason}`))
       extensions.causationid = cause.id
-      extensions.correlationid = ownString(cause.extensions, "correlationid") ?? cause.id
       const given = attributes.extensions
+      let error: InvalidSignal | undefined
+      if (given?.correlationid === undefined) {
+        error = copyFromCause(extensions, cause.extensions, "correlationid")
+        if (error !== undefined) return Result.fail(error)
+      }
+      extensions.correlationid ??= cause.id
       if (given === undefined || given === null || !Object.hasOwn(given, "traceparent")) {
-        const traceparent = ownString(cause.extensions, "traceparent")
-        const tracestate = ownString(cause.extensions, "tracestate")
-        if (traceparent !== undefined) extensions.traceparent = traceparent
-        if (traceparent !== undefined && tracestate !== undefined) extensions.tracestate = tracestate
+        error = copyFromCause(extensions, cause.extensions, "traceparent")
+        if (error === undefined && extensions.traceparent !== undefined) {
+          error = copyFromCause(extensions, cause.extensions, "tracestate")
+        }
+        if (error !== undefined) return Result.fail(error)
       }
     }
     if (attributes.extensions !== undefined) {
@@ -577,7 +620,9 @@ const prepare = <D>(
  *
  * Fails with {@link InvalidSignal} naming the first invalid attribute: a bad type or source, an optional
  * attribute that is empty or malformed, `data` that is not JSON (functions, class instances, `NaN`,
- * `undefined` values, cycles, `"__proto__"` keys), or an extension with a bad name or value.
+ * `undefined` values, cycles, `"__proto__"` keys), an extension with a bad name or value, a `cause` whose
+ * id or copied extensions are invalid (attribute `cause`), or a `Clock` whose time has no RFC 3339 form
+ * (NaN, or outside years 0000 to 9999; attribute `time`).
  *
  * @example
  * ```ts
@@ -596,16 +641,26 @@ const prepare = <D>(
  */
 export const make = <D>(type: string, data: D, attributes: Attributes): Effect.Effect<Signal<D>, InvalidSignal> =>
   Effect.withFiber<Signal<D>, InvalidSignal>((fiber) => {
+    const clock = fiber.getRef(Clock.Clock)
+    // The Clock is read at most once: a generated `time` and a generated UUIDv7 show the same millisecond.
+    let millis: number | undefined
+    const now = (): number => millis ??= clock.currentTimeMillisUnsafe()
     let prepared: Result.Result<Mutable<Signal<D>>, InvalidSignal>
     try {
-      prepared = prepare(type, data, attributes, () => fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+      prepared = prepare(type, data, attributes, now)
     } catch (e) {
       prepared = Result.fail(invalid(rootAttribute, `reading the attributes threw: ${thrownMessage(e)}`))
     }
     if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
     const signal = prepared.success
     if (signal.id !== "") return Effect.succeed(signal)
-    return Effect.flatMap(fiber.getRef(IdGenerator.IdGenerator).next, (id) => {
+    const generator = fiber.getRef(IdGenerator.IdGenerator)
+    if (generator === IdGenerator.uuidv7) {
+      // The default generator, run in place: what `uuidv7.next` does, without a second Effect to run.
+      signal.id = uuidv7.generate(clock, fiber.getRef(Random.Random), now())
+      return Effect.succeed(signal)
+    }
+    return Effect.flatMap(generator.next, (id) => {
       if (typeof id !== "string" || id === "") {
         return Effect.fail(
           invalid("id", `must be a non-empty string, but the IdGenerator returned ${internal.show(id)}`)
@@ -620,7 +675,8 @@ export const make = <D>(type: string, data: D, attributes: Attributes): Effect.E
 // Decoding
 // -----------------------------------------------------------------------------
 
-type DataCheck = "full" | "proto" | "none"
+// "full": `data` may be anything (an object built in memory); "parsed": `data` comes from `JSON.parse`.
+type DataCheck = "full" | "parsed"
 
 const supportedSpecVersions: ReadonlySet<unknown> = new Set(["1.0", "1.0.2"])
 
@@ -721,8 +777,8 @@ const decodeObject = (
     }
     signal.data = bytes.success
   } else if (hasData) {
-    if (dataCheck !== "none") {
-      const dataReason = internal.checkJson(data, dataCheck === "proto")
+    if (dataCheck === "full" || !internal.isCleanParsedJson(data)) {
+      const dataReason = internal.checkJson(data)
       if (dataReason !== undefined) return Result.fail(invalid("data", dataReason))
     }
     signal.data = data
@@ -791,6 +847,23 @@ export const decodeUnknownResult = (u: unknown): Result.Result<Signal, InvalidSi
 export const decodeUnknown = (u: unknown): Effect.Effect<Signal, InvalidSignal | UnsupportedSpecVersion> =>
   Effect.suspend(() => Effect.fromResult(decodeUnknownResult(u)))
 
+// The `maxBytes` of `toJson` / `fromJson` options, checked: the options may come from untyped callers.
+const maxBytesOf = (options: JsonOptions | undefined): number | InvalidSignal => {
+  if (options === undefined) return defaultMaxBytes
+  if (typeof options !== "object" || options === null) {
+    return invalid(optionsAttribute, `must be an object such as { maxBytes: 65536 }, got ${internal.show(options)}`)
+  }
+  let maxBytes: unknown
+  try {
+    maxBytes = options.maxBytes
+  } catch (e) {
+    return invalid(optionsAttribute, `maxBytes could not be read: ${thrownMessage(e)}`)
+  }
+  if (maxBytes === undefined) return defaultMaxBytes
+  const reason = internal.checkMaxBytes(maxBytes)
+  return reason === undefined ? maxBytes as number : invalid(optionsAttribute, reason)
+}
+
 /**
  * Parses CloudEvents JSON text into a signal, as a `Result`. See {@link fromJson}.
  *
@@ -813,7 +886,8 @@ export const fromJsonResult = (
   if (typeof text !== "string") {
     return Result.fail(new MalformedJson({ reason: `expected a string, got ${internal.show(text)}` }))
   }
-  const maxBytes = options?.maxBytes ?? defaultMaxBytes
+  const maxBytes = maxBytesOf(options)
+  if (typeof maxBytes !== "number") return Result.fail(maxBytes)
   const bytes = internal.oversize(text, maxBytes)
   if (bytes !== undefined) return Result.fail(new SignalTooLarge({ bytes, maxBytes }))
   let parsed: unknown
@@ -822,14 +896,18 @@ export const fromJsonResult = (
   } catch (e) {
     return Result.fail(new MalformedJson({ reason: thrownMessage(e) }))
   }
-  return decodeObject(parsed, internal.mayContainProtoKey(text) ? "proto" : "none")
+  return decodeObject(parsed, "parsed")
 }
 
 /**
  * Parses structured-mode CloudEvents JSON text into a signal: the size limit first (UTF-8 bytes,
  * {@link defaultMaxBytes} unless `maxBytes` is given; {@link SignalTooLarge}), then the JSON
- * ({@link MalformedJson}), then the envelope as in {@link decodeUnknown}. A `"__proto__"` key anywhere is
- * rejected, so decoded data can be merged without prototype pollution.
+ * ({@link MalformedJson}), then the envelope as in {@link decodeUnknown}. `data` gets the checks
+ * `JSON.parse` does not make: a `"__proto__"` key anywhere (so decoded data can be merged without prototype
+ * pollution), nesting deeper than 512 levels, and numbers too large for a double (`1e999`, which would
+ * parse to `Infinity`) are {@link InvalidSignal} on `data`. Whatever `fromJson` returns passes
+ * {@link isSignal}. Invalid `options` (see {@link JsonOptions}) are an {@link InvalidSignal} on
+ * `"(options)"`.
  *
  * @example
  * ```ts
@@ -892,9 +970,10 @@ export const encode = <D>(signal: Signal<D>): Encoded => {
 
 /**
  * Serialises a signal to structured-mode CloudEvents JSON text, failing with {@link SignalTooLarge} when
- * the text is larger than `maxBytes` UTF-8 bytes ({@link defaultMaxBytes} by default), and with
+ * the text is larger than `maxBytes` UTF-8 bytes ({@link defaultMaxBytes} by default), with
  * {@link InvalidSignal} (attribute `data`) when a hand-built signal's data is not JSON (a `BigInt`, a
- * cycle). Signals from {@link make} and the decoders always serialise.
+ * cycle), and with {@link InvalidSignal} (attribute `"(options)"`) when the options are invalid (see
+ * {@link JsonOptions}). Signals from {@link make} and the decoders always serialise.
  *
  * @example
  * ```ts
@@ -914,6 +993,8 @@ export const toJson = <D>(
   signal: Signal<D>,
   options?: JsonOptions
 ): Result.Result<string, SignalTooLarge | InvalidSignal> => {
+  const maxBytes = maxBytesOf(options)
+  if (typeof maxBytes !== "number") return Result.fail(maxBytes)
   let text: string
   try {
     text = JSON.stringify(encode(signal))
@@ -921,7 +1002,6 @@ export const toJson = <D>(
     // data that is not JSON (a BigInt, a cycle) can only get here when a signal was built by hand
     return Result.fail(invalid("data", `cannot be written as JSON: ${thrownMessage(e)}`))
   }
-  const maxBytes = options?.maxBytes ?? defaultMaxBytes
   const bytes = internal.oversize(text, maxBytes)
   return bytes === undefined ? Result.succeed(text) : Result.fail(new SignalTooLarge({ bytes, maxBytes }))
 }

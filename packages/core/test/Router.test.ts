@@ -287,6 +287,36 @@ describe("Router.route", () => {
     assert.instanceOf(fail(Router.route(Router.empty<string>(), { type: "x" })), Router.NoRoute)
   })
 
+  it("a type's misses share one NoRoute, and stay right past the cache and with predicates", () => {
+    interface Payment extends Router.Routable {
+      readonly amount: number
+    }
+    const router = ok(Router.make<string, Payment>([
+      ["user.*", "audit"],
+      { pattern: "payment.*", target: "big", match: (s) => s.amount > 100 }
+    ]))
+    const first = fail(Router.route(router, { type: "order.placed", amount: 0 }))
+    // the same instance: a miss of a known type builds no new error (an Error's stack costs microseconds)
+    assert.strictEqual(fail(Router.route(router, { type: "order.placed", amount: 0 })), first)
+    assert.strictEqual(first.type, "order.placed")
+    const declined = fail(Router.route(router, { type: "payment.sent", amount: 1 }))
+    assert.deepStrictEqual(declined, new Router.NoRoute({ type: "payment.sent" }))
+    assert.strictEqual(fail(Router.route(router, { type: "payment.sent", amount: 2 })), declined)
+    // the predicate still runs on every signal: a cached miss does not hide a later hit
+    assert.deepStrictEqual(targetsFor(router, { type: "payment.sent", amount: 500 }), ["big"])
+    // past the cache size (1024 types) the cache starts over: every miss still names its own type
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 2500; i++) {
+        const type = `order.n${i}`
+        const error = fail(Router.route(router, { type, amount: 0 }))
+        assert.instanceOf(error, Router.NoRoute)
+        assert.strictEqual(error.type, type)
+        assert.strictEqual(error.message, `No route matches signal type "${type}"`)
+      }
+    }
+    assert.deepStrictEqual(targetsFor(router, { type: "user.created", amount: 0 }), ["audit"])
+  })
+
   it("an invalid signal type is an InvalidType naming the type and the problem", () => {
     const router = ok(Router.make<string>([["**", "all"]]))
     const cases: ReadonlyArray<readonly [unknown, string]> = [

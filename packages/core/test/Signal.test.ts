@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Option, Result, Schema } from "effect"
+import { Clock, DateTime, Effect, Option, Random, Result, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as IdGenerator from "../src/IdGenerator.ts"
 import * as Signal from "../src/Signal.ts"
@@ -57,6 +57,32 @@ const expectThrow = (f: () => unknown, attribute: string) => {
 
 const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
+/** A Clock whose current time is whatever `read` returns (each read calls it). */
+const clockOf = (read: () => number): Clock.Clock => ({
+  currentTimeMillisUnsafe: read,
+  currentTimeMillis: Effect.sync(read),
+  currentTimeNanosUnsafe: () => 0n,
+  currentTimeNanos: Effect.succeed(0n),
+  monotonicTimeNanosUnsafe: () => 0n,
+  monotonicTimeNanos: Effect.succeed(0n),
+  sleep: () => Effect.void
+})
+
+/** Runs with a fresh TestClock and a seeded Random: the same UUIDv7s on every run. */
+const seeded = <A, E>(effect: Effect.Effect<A, E>) =>
+  effect.pipe(Random.withSeed("ids"), Effect.provide(TestClock.layer()))
+
+/** `leaf` inside `depth` arrays, as JSON text. */
+const nestedArrays = (depth: number, leaf: string): string => "[".repeat(depth) + leaf + "]".repeat(depth)
+
+/** Asserts an InvalidSignal on the JSON options, naming `maxBytes` or the options and the bad value. */
+const assertInvalidOptions = (error: unknown, shown: string) => {
+  const invalid = expectError(error, Signal.InvalidSignal, "InvalidSignal")
+  assert.strictEqual(invalid.attribute, "(options)", invalid.message)
+  assert.match(invalid.message, /^Invalid signal options: /)
+  assert.include(invalid.message, shown)
+}
+
 // -----------------------------------------------------------------------------
 // Property: toJson -> fromJson preserves every attribute
 // -----------------------------------------------------------------------------
@@ -101,8 +127,11 @@ describe("Signal round trip (property)", () => {
     ({ generated }) =>
       Effect.gen(function*() {
         const { data, extensions, traceparent: parent, type, ...attributes } = generated
-        // JSON cannot tell -0 from 0; generate data JSON can represent exactly.
-        const payload = data === undefined || data instanceof Uint8Array ? data : JSON.parse(JSON.stringify(data))
+        // JSON cannot tell -0 from 0; generate data JSON can represent exactly. Drop the "__proto__" keys the
+        // Json arbitrary sometimes generates: make rejects them (tested on their own below).
+        const payload = data === undefined || data instanceof Uint8Array
+          ? data
+          : JSON.parse(JSON.stringify(data), (key, value) => key === "__proto__" ? undefined : value)
         const signal = yield* Signal.make(type, payload, {
           ...attributes,
           extensions: parent === undefined ? extensions : { ...extensions, traceparent: parent }
@@ -228,6 +257,107 @@ describe("Signal.make", () => {
       assert.deepStrictEqual(Signal.traceContext(retraced), Option.some({ traceparent: otherTrace }))
       assert.deepStrictEqual(Signal.correlationId(retraced), Option.some("explicit"))
       assert.deepStrictEqual(Signal.causationId(retraced), Option.some(child.id))
+    }))
+
+  it.effect("checks what it copies from cause: a hand-built cause cannot make an invalid signal", () =>
+    Effect.gen(function*() {
+      const good = yield* Signal.make("order.placed", 1, { source: "/shop", extensions: { traceparent } })
+      const cases: ReadonlyArray<readonly [Signal.Signal, string]> = [
+        [{ ...good, id: "bad\u0000id" }, "\"id\""],
+        [{ ...good, extensions: { correlationid: "" } }, "\"correlationid\""],
+        [{ ...good, extensions: { correlationid: 7 } }, "\"correlationid\""],
+        [{ ...good, extensions: { correlationid: "line\nbreak" } }, "\"correlationid\""],
+        [{ ...good, extensions: { traceparent: "garbage" } }, "\"traceparent\""],
+        [{ ...good, extensions: { traceparent: true } }, "\"traceparent\""],
+        [{ ...good, extensions: { traceparent, tracestate: "no equals sign" } }, "\"tracestate\""]
+      ]
+      for (const [cause, named] of cases) {
+        const error = yield* Effect.flip(Signal.make("payment.charged", 2, { source: "/billing", cause }))
+        assertInvalid(error, "cause")
+        assert.include(error.message, named)
+      }
+      // What the new signal's own extensions replace is not copied, so it is not checked either.
+      const retraced = yield* Signal.make("payment.charged", 2, {
+        source: "/billing",
+        cause: { ...good, extensions: { correlationid: "", traceparent: "garbage", tracestate: "?" } },
+        extensions: { correlationid: "c-1", traceparent }
+      })
+      assert.deepStrictEqual(retraced.extensions, { causationid: good.id, correlationid: "c-1", traceparent })
+      assert.isTrue(Signal.isSignal(retraced))
+      // A tracestate without a traceparent is not copied, so it is not checked.
+      const untraced = yield* Signal.make("payment.charged", 2, {
+        source: "/billing",
+        cause: { ...good, extensions: { tracestate: "?" } }
+      })
+      assert.deepStrictEqual(untraced.extensions, { causationid: good.id, correlationid: good.id })
+    }))
+
+  it.effect.each(
+    [
+      ["NaN", Number.NaN],
+      ["year 10000", Date.UTC(10000, 0, 1)],
+      ["year -1", -62_167_219_200_001],
+      ["Infinity", Number.POSITIVE_INFINITY]
+    ] as const
+  )("fails on attribute time when the Clock's time (%s) has no RFC 3339 form", ([, millis]) =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Signal.make("a.b", 1, { source: "/s" })).pipe(
+        Effect.provideService(Clock.Clock, clockOf(() => millis))
+      )
+      assertInvalid(error, "time")
+      assert.include(error.message, `${millis} ms`)
+      assert.include(error.message, "RFC 3339")
+      // A time given explicitly does not need the Clock's.
+      const given = yield* Signal.make("a.b", 1, { source: "/s", time: "2025-01-01T00:00:00Z" }).pipe(
+        Effect.provideService(Clock.Clock, clockOf(() => millis))
+      )
+      assert.isTrue(Signal.isSignal(given))
+    }))
+
+  it.effect("takes the Clock's time at the edges of years 0000 and 9999", () =>
+    Effect.gen(function*() {
+      const cases = [
+        [-62_167_219_200_000, "0000-01-01T00:00:00.000Z"],
+        [253_402_300_799_999, "9999-12-31T23:59:59.999Z"],
+        [253_402_300_799_999.9, "9999-12-31T23:59:59.999Z"]
+      ] as const
+      for (const [millis, time] of cases) {
+        const signal = yield* Signal.make("a.b", 1, { source: "/s", id: "x" }).pipe(
+          Effect.provideService(Clock.Clock, clockOf(() => millis))
+        )
+        assert.strictEqual(signal.time, time)
+        assert.isTrue(Signal.isSignal(signal))
+      }
+    }))
+
+  it.effect("reads the Clock once: a generated time and the UUIDv7's timestamp agree", () =>
+    Effect.gen(function*() {
+      let now = Date.UTC(2025, 0, 31, 12)
+      const ticking = clockOf(() => now++) // every read is one millisecond later
+      const signal = yield* Signal.make("a.b", 1, { source: "/s" }).pipe(Effect.provideService(Clock.Clock, ticking))
+      assert.deepStrictEqual(IdGenerator.timestampOf(signal.id), Option.some(Date.parse(signal.time!)))
+    }))
+
+  it.effect("the default generator gives the ids IdGenerator.next gives, and a custom one is still used", () =>
+    Effect.gen(function*() {
+      const made = yield* seeded(Effect.all([
+        Signal.make("a.b", 1, { source: "/s" }),
+        Signal.make("a.b", 2, { source: "/s" }),
+        Signal.make("a.b", 3, { source: "/s", id: "given" }),
+        Signal.make("a.b", 4, { source: "/s" })
+      ]))
+      const ids = yield* seeded(Effect.all([IdGenerator.next, IdGenerator.next, IdGenerator.next]))
+      assert.deepStrictEqual(made.map((signal) => signal.id), [ids[0], ids[1], "given", ids[2]])
+      const custom = yield* Signal.make("a.b", 1, { source: "/s" }).pipe(
+        Effect.provideService(IdGenerator.IdGenerator, { next: Effect.succeed("custom-1") })
+      )
+      assert.strictEqual(custom.id, "custom-1")
+      const broken = yield* Effect.flip(
+        Signal.make("a.b", 1, { source: "/s" }).pipe(
+          Effect.provideService(IdGenerator.IdGenerator, { next: Effect.succeed("") })
+        )
+      )
+      assertInvalid(broken, "id")
     }))
 
   it.effect.each(["", "a..b", ".a", "a.", "a b", "a.*", "a.**", "ünïcode", "a/b"])(
@@ -406,6 +536,94 @@ describe("Signal.fromJson rejects bad input with typed errors", () => {
     )
     assert.strictEqual(tooLarge.bytes, new TextEncoder().encode(JSON.stringify(Signal.encode(signal))).length)
     assert.isTrue(Result.isSuccess(Signal.toJson(signal)))
+  })
+
+  it.effect("invalid maxBytes options are a typed error from toJson, fromJson and fromJsonResult", () =>
+    Effect.gen(function*() {
+      const signal = yield* Signal.make("a.b", "x".repeat(200), { source: "/s" })
+      const text = success(Signal.toJson(signal))
+      const cases: ReadonlyArray<readonly [unknown, string]> = [
+        [{ maxBytes: Number.NaN }, "NaN"],
+        [{ maxBytes: "100" }, "\"100\""],
+        [{ maxBytes: "100000" }, "\"100000\""],
+        [{ maxBytes: 0 }, "got 0"],
+        [{ maxBytes: -1 }, "got -1"],
+        [{ maxBytes: 10.5 }, "got 10.5"],
+        [{ maxBytes: Number.NEGATIVE_INFINITY }, "-Infinity"],
+        [{ maxBytes: null }, "got null"],
+        [4096, "got 4096"],
+        [null, "got null"]
+      ]
+      for (const [options, shown] of cases) {
+        const opts = options as Signal.JsonOptions
+        assertInvalidOptions(failure(Signal.toJson(signal, opts)), shown)
+        assertInvalidOptions(failure(Signal.fromJsonResult(text, opts)), shown)
+        assertInvalidOptions(yield* Effect.flip(Signal.fromJson(text, opts)), shown)
+      }
+      assert.include(failure(Signal.toJson(signal, { maxBytes: Number.NaN })).message, "maxBytes")
+      const throwing = {
+        get maxBytes(): number {
+          throw new Error("boom")
+        }
+      }
+      assertInvalidOptions(failure(Signal.fromJsonResult(text, throwing)), "boom")
+      // Infinity is an explicit "no limit"; undefined is the default limit.
+      const huge = wire({ data: "x".repeat(Signal.defaultMaxBytes) })
+      assert.isTrue(Result.isSuccess(Signal.fromJsonResult(huge, { maxBytes: Number.POSITIVE_INFINITY })))
+      assert.isTrue(Result.isSuccess(Signal.toJson(success(Signal.fromJsonResult(huge, { maxBytes: Infinity })), {
+        maxBytes: Number.POSITIVE_INFINITY
+      })))
+      expectError(
+        failure(Signal.fromJsonResult(huge, { maxBytes: undefined })),
+        Signal.SignalTooLarge,
+        "SignalTooLarge"
+      )
+      assert.isTrue(Result.isSuccess(Signal.fromJsonResult(text, {})))
+    }))
+
+  it("data nested deeper than 512 levels, as make and isSignal count them", () => {
+    const deepest = success(
+      Signal.fromJsonResult(
+        `{"specversion":"1.0","id":"1","source":"/s","type":"a.b","data":${nestedArrays(512, "1")}}`
+      )
+    )
+    assert.isTrue(Signal.isSignal(deepest))
+    for (const depth of [513, 600, 100_000]) {
+      const text = `{"specversion":"1.0","id":"1","source":"/s","type":"a.b","data":${nestedArrays(depth, "1")}}`
+      const error = failure(Signal.fromJsonResult(text, { maxBytes: Number.POSITIVE_INFINITY }))
+      assertInvalid(error, "data")
+      assert.include(error.message, "deeper than 512 levels")
+    }
+    const objects = `{"specversion":"1.0","id":"1","source":"/s","type":"a.b","data":${"{\"a\":".repeat(600)}null${
+      "}".repeat(600)
+    }}`
+    assertInvalid(failure(Signal.fromJsonResult(objects)), "data")
+    // brackets inside strings are not nesting
+    const inString = success(Signal.fromJsonResult(wire({ data: { text: "[{".repeat(2000) } })))
+    assert.isTrue(Signal.isSignal(inString))
+  })
+
+  it("numbers too large for a double, which JSON.parse turns into Infinity", () => {
+    for (
+      const [literal, path] of [
+        ["1e999", "data"],
+        ["-1E400", "data"],
+        [`{"a":[0,${"9".repeat(400)}]}`, "data.a[1]"],
+        [`{"n":1.5e+309}`, "data.n"]
+      ] as const
+    ) {
+      const text = `{"specversion":"1.0","id":"1","source":"/s","type":"a.b","data":${literal}}`
+      const error = failure(Signal.fromJsonResult(text))
+      assertInvalid(error, "data")
+      assert.include(error.message, path)
+      assert.include(error.message, "Infinity")
+    }
+    // the largest doubles and underflow to 0 are fine
+    const fine = success(
+      Signal.fromJsonResult(wire({ data: [1.7976931348623157e308, -1e308] }).replace("]", ",1e-999]"))
+    )
+    assert.deepStrictEqual(fine.data, [1.7976931348623157e308, -1e308, 0])
+    assert.isTrue(Signal.isSignal(fine))
   })
 
   it.effect.each(
@@ -606,6 +824,198 @@ describe("Signal decoding", () => {
       const empty = yield* Signal.fromJson(wire({ data_base64: "" }))
       assert.deepStrictEqual(empty.data, new Uint8Array(0))
     }))
+})
+
+// -----------------------------------------------------------------------------
+// Property: whatever fromJson returns is a valid signal
+// -----------------------------------------------------------------------------
+
+const int = (minimum: number, maximum: number) => Schema.Int.check(Schema.isBetween({ minimum, maximum }))
+
+// Data that JSON.parse accepts but a signal must not hold (deep nesting, overflowing numbers, "__proto__"),
+// next to data it may hold, wrapped in `depth` arrays or objects.
+const DataText = Schema.Struct({
+  depth: Schema.Union([int(0, 20), int(505, 520), int(0, 700)]),
+  wrap: Schema.Literals(["[", "{\"k\":", "[0,{\"k\":[", "{\"a\":1,\"k\":"]),
+  leaf: Schema.Union([
+    pattern(/^-?(0|[1-9][0-9]{0,3})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?$/),
+    pattern(/^-?[1-9](\.[0-9]{1,3})?[eE]\+?[34][0-9]{2}$/),
+    pattern(/^[1-9][0-9]{300,315}$/),
+    Schema.Literals([
+      "null",
+      "true",
+      "\"[{\\\"}]\"",
+      "[]",
+      "{}",
+      "{\"__proto__\":1}",
+      "{\"\\u005f_proto__\":1}",
+      "{\"__proto_\":1}",
+      "1.7976931348623157e308",
+      "1.7976931348623159e308"
+    ])
+  ]),
+  // 0: an extension, 1: data_base64 (both must be scalars), otherwise data
+  attribute: int(0, 5)
+})
+
+const closing = (wrap: string): string => wrap === "[" ? "]" : wrap === "[0,{\"k\":[" ? "]}]" : "}"
+
+describe("Signal.fromJson output (property)", () => {
+  it.prop(
+    "fromJson accepts exactly what decodeUnknown accepts of the parsed text, and its signals pass isSignal",
+    { generated: DataText },
+    ({ generated: { attribute: which, depth, leaf, wrap } }) => {
+      const attribute = which === 0 ? "tenant" : which === 1 ? "data_base64" : "data"
+      const value = wrap.repeat(depth) + leaf + closing(wrap).repeat(depth)
+      const text = `{"specversion":"1.0","id":"1","source":"/s","type":"a.b","${attribute}":${value}}`
+      const result = Signal.fromJsonResult(text, { maxBytes: Number.POSITIVE_INFINITY })
+      const reference = Signal.decodeUnknownResult(JSON.parse(text))
+      assert.strictEqual(Result.isSuccess(result), Result.isSuccess(reference), text.slice(0, 200))
+      if (Result.isSuccess(result)) {
+        assert.isTrue(Signal.isSignal(result.success))
+        assert.deepStrictEqual(result.success, success(reference))
+      } else {
+        assert.deepStrictEqual(result.failure, failure(reference))
+      }
+    },
+    { arbitrary: { runs: 400 } }
+  )
+
+  it.prop(
+    "for any text, a fromJson success is a valid signal",
+    { text: Schema.String, at: int(0, 200), edit: pattern(/^[[\]{}",:0-9eE.\\ -]{0,3}$/) },
+    ({ at, edit, text }) => {
+      const valid = wire({ data: { a: [1, "x", { b: null }] }, tenant: "t" })
+      for (const candidate of [text, valid.slice(0, at) + edit + valid.slice(at), valid.slice(0, at) + text]) {
+        const result = Signal.fromJsonResult(candidate)
+        if (Result.isSuccess(result)) assert.isTrue(Signal.isSignal(result.success), candidate)
+      }
+    },
+    { arbitrary: { runs: 400 } }
+  )
+})
+
+// -----------------------------------------------------------------------------
+// Property: the time check agrees with the regular expression it replaced
+// -----------------------------------------------------------------------------
+
+// The regex implementation checkTimestamp had before its charCodeAt parser, kept as the reference.
+const referenceTimestampPattern =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/
+
+const referenceDaysIn = (year: number, month: number): number =>
+  month === 2
+    ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28)
+    : [4, 6, 9, 11].includes(month)
+    ? 30
+    : 31
+
+const referenceCheckTimestamp = (u: string): string | undefined => {
+  const m = referenceTimestampPattern.exec(u)
+  if (m !== null) {
+    const year = Number(m[1])
+    const month = Number(m[2])
+    const day = Number(m[3])
+    if (
+      month >= 1 && month <= 12 && day >= 1 && day <= referenceDaysIn(year, month) && Number(m[4]) <= 23 &&
+      Number(m[5]) <= 59 && Number(m[6]) <= 60 && (m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59))
+    ) {
+      return undefined
+    }
+  }
+  return "rejected"
+}
+
+const Timestamp = Schema.Struct({
+  year: Schema.Union([Schema.Literals([0, 1, 4, 100, 400, 1900, 2000, 2023, 2024, 2100, 9999]), int(0, 9999)]),
+  month: int(0, 13),
+  day: Schema.Union([Schema.Literals([28, 29, 30, 31]), int(0, 32)]),
+  hour: int(0, 25),
+  minute: int(0, 61),
+  second: int(0, 61),
+  fraction: Schema.Literals(["", "", ".", ".5", ".123", ".123456789", ".x", ",5"]),
+  t: Schema.Literals(["T", "t", "T", " ", "_"]),
+  zone: Schema.Literals(["Z", "z", "+", "-", "", "Zz", "+HHMM", "+H:MM"]),
+  offsetHour: int(0, 25),
+  offsetMinute: int(0, 61),
+  edit: Schema.Literals(["none", "none", "replace", "insert", "delete"]),
+  at: int(0, 40),
+  char: pattern(/^[0-9:TtZz+. \n-]$/)
+})
+
+const pad = (n: number, width: number): string => String(n).padStart(width, "0")
+
+const timestampOf = (parts: typeof Timestamp.Type): string => {
+  const { at, char, edit, offsetHour, offsetMinute, zone } = parts
+  const zoneText = zone === "+" || zone === "-"
+    ? `${zone}${pad(offsetHour, 2)}:${pad(offsetMinute, 2)}`
+    : zone === "+HHMM"
+    ? `+${pad(offsetHour, 2)}${pad(offsetMinute, 2)}`
+    : zone === "+H:MM"
+    ? `+${offsetHour}:${pad(offsetMinute, 2)}`
+    : zone
+  const text = `${pad(parts.year, 4)}-${pad(parts.month, 2)}-${pad(parts.day, 2)}${parts.t}${pad(parts.hour, 2)}:${
+    pad(parts.minute, 2)
+  }:${pad(parts.second, 2)}${parts.fraction}${zoneText}`
+  switch (edit) {
+    case "none":
+      return text
+    case "replace":
+      return text.slice(0, at) + char + text.slice(at + 1)
+    case "insert":
+      return text.slice(0, at) + char + text.slice(at)
+    case "delete":
+      return text.slice(0, at) + text.slice(at + 1)
+  }
+}
+
+const timeVerdict = (time: string): string | undefined => {
+  const result = Signal.decodeUnknownResult({ ...base, time })
+  if (Result.isSuccess(result)) return undefined
+  assertInvalid(result.failure, "time")
+  assert.include(result.failure.message, "RFC 3339")
+  return "rejected"
+}
+
+describe("Signal time check (property)", () => {
+  it.prop(
+    "accepts and rejects the same timestamps as the regular expression it replaced",
+    { parts: Timestamp },
+    ({ parts }) => {
+      const time = timestampOf(parts)
+      assert.strictEqual(timeVerdict(time), referenceCheckTimestamp(time), time)
+    },
+    { arbitrary: { runs: 2000 } }
+  )
+
+  it.prop(
+    "and on arbitrary strings",
+    { text: Schema.Union([Schema.String, pattern(/^[0-9:TtZz+. -]{15,32}$/)]) },
+    ({ text }) => {
+      assert.strictEqual(timeVerdict(text), referenceCheckTimestamp(text), text)
+    },
+    { arbitrary: { runs: 1000 } }
+  )
+
+  it("agrees on the edge cases", () => {
+    const cases = [
+      "2024-02-29T00:00:00Z",
+      "2023-02-29T00:00:00Z",
+      "2000-02-29T00:00:00Z",
+      "1900-02-29T00:00:00Z",
+      "0000-02-29T00:00:00Z",
+      "2025-04-31T00:00:00Z",
+      "2025-12-31T23:59:60.999999999+23:59",
+      "2025-12-31T24:00:00Z",
+      "2025-12-31T23:59:59-24:00",
+      "2025-12-31T23:59:59.Z",
+      "2025-12-31T23:59:59Z\n",
+      "2025-12-31t23:59:59z",
+      "２０２５-01-01T00:00:00Z",
+      "2025-01-01T00:00:00+01:00:00"
+    ]
+    for (const time of cases) assert.strictEqual(timeVerdict(time), referenceCheckTimestamp(time), time)
+  })
 })
 
 // -----------------------------------------------------------------------------

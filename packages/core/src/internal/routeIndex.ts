@@ -1,6 +1,6 @@
 /**
  * The compiled lookup structure behind `Router.route`: a hash map for exact patterns, a segment trie for
- * wildcard patterns, and a bounded cache of type -> matching entries.
+ * wildcard patterns, and a bounded cache of type -> matching entries (and the type's miss error, once built).
  * @internal
  */
 import type { Parsed } from "./routePattern.ts"
@@ -18,12 +18,16 @@ export interface Entry<T, S> {
 
 /**
  * What the index answers for one valid type: the matching entries in precedence order, and, when none of
- * them has a predicate, their targets already flattened (frozen, shared by every call).
+ * them has a predicate, their targets already flattened (frozen, shared by every call). `miss` is the
+ * router's error for this type when no route fires (`M`, the router's `NoRoute`): the router builds it on the
+ * first miss and keeps it here, since building an error (its stack trace) costs far more than a lookup. It is
+ * an immutable value that depends only on the type, so every miss of the type can share it.
  * @internal
  */
-export interface Hit<T, S> {
+export interface Hit<T, S, M> {
   readonly entries: ReadonlyArray<Entry<T, S>>
   readonly targets: ReadonlyArray<T> | undefined
+  miss: M | undefined
 }
 
 /**
@@ -52,13 +56,13 @@ export const CACHE_SIZE = 1024
 
 const frozenEmpty: ReadonlyArray<never> = Object.freeze([])
 
-/** @internal */
-export class RouteIndex<T, S> {
+/** @internal `M` is the type of the miss error kept in each {@link Hit}. */
+export class RouteIndex<T, S, M> {
   private readonly exact = new Map<string, Array<Entry<T, S>>>()
   private nodes = 0
   private stamp = 0
   private readonly root: Node<T, S> = this.node(false)
-  private cache = new Map<string, Hit<T, S>>()
+  private cache = new Map<string, Hit<T, S, M>>()
 
   /** `routes` must be given in precedence order: an entry's rank is its position. */
   constructor(routes: ReadonlyArray<Compiled<T, S>>) {
@@ -102,7 +106,7 @@ export class RouteIndex<T, S> {
   }
 
   /** The entries matching `type` in precedence order, or why `type` is not a valid type. */
-  lookup(type: string): Hit<T, S> | string {
+  lookup(type: string): Hit<T, S, M> | string {
     const cached = this.cache.get(type)
     if (cached !== undefined) return cached
     const parsed = parse(type, false)
@@ -115,7 +119,7 @@ export class RouteIndex<T, S> {
     }
     const exact = this.exact.get(type)
     const entries = exact === undefined ? found : found.length === 0 ? exact : exact.concat(found)
-    const hit: Hit<T, S> = { entries, targets: flatten(entries) }
+    const hit: Hit<T, S, M> = { entries, targets: flatten(entries), miss: undefined }
     if (this.cache.size >= CACHE_SIZE) this.cache = new Map()
     this.cache.set(type, hit)
     return hit

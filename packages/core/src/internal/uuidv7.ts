@@ -29,9 +29,15 @@ const states = new WeakMap<object, State>()
 
 const seedCounter = (random: Random.Random): number => Math.floor(random.nextDoubleUnsafe() * 0x800)
 
-/** @internal */
-export const generate = (clock: Clock.Clock, random: Random.Random): string => {
-  const now = clock.currentTimeMillisUnsafe()
+/**
+ * @internal The next UUIDv7 of `clock` (its ordering state), at `now`, which defaults to the clock's current
+ * time (`Signal.make` passes the time it already read).
+ */
+export const generate = (
+  clock: Clock.Clock,
+  random: Random.Random,
+  now: number = clock.currentTimeMillisUnsafe()
+): string => {
   const millis = now > 0 ? Math.min(Math.trunc(now), maxTimestamp) : 0
   let state = states.get(clock)
   if (state === undefined) {
