@@ -1,26 +1,25 @@
 /**
- * The counter from DESIGN.md, built from Kido's first three blocks: actions validate and compute,
- * signals carry requests as CloudEvents, and a router picks the action for each signal type.
- *
- * Until agents and the runtime exist (`Agent.cmd`, `AgentServer`), `handle` plays their part: it routes a
- * signal, runs each routed action with `Exec.run` and merges the patches into the state.
+ * The counter from DESIGN.md: an agent whose state is a count, with actions to increment, decrement and
+ * reset it, routed from signal types.
  */
-import { Action, Exec, Router, type Signal } from "@kido/core"
-import { Effect, Result, Schema } from "effect"
+import { Action, Agent } from "@kido/core"
+import { Effect, Schema } from "effect"
 
-/** The counter's state. */
-export interface CounterState {
-  readonly count: number
-}
+/** The counter's state: a count that never goes below zero, 0 at first. */
+export const CounterState = Schema.Struct({
+  count: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
+})
+export type CounterState = typeof CounterState.Type
 
 type Context = { readonly state: CounterState }
+
+const Amount = Schema.Struct({ amount: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })) })
 
 /** Adds `amount` (a positive integer up to 1000) to the count. */
 export const Increment = Action.make({
   name: "increment",
   description: "Increments the counter by amount",
-  params: Schema.Struct({ amount: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })) }),
-  output: Schema.Struct({ count: Schema.Int }),
+  params: Amount,
   run: (params, ctx: Context) => Effect.succeed({ count: ctx.state.count + params.amount })
 })
 
@@ -28,8 +27,7 @@ export const Increment = Action.make({
 export const Decrement = Action.make({
   name: "decrement",
   description: "Decrements the counter by amount, stopping at zero",
-  params: Schema.Struct({ amount: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })) }),
-  output: Schema.Struct({ count: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)) }),
+  params: Amount,
   run: (params, ctx: Context) => Effect.succeed({ count: Math.max(0, ctx.state.count - params.amount) })
 })
 
@@ -40,28 +38,15 @@ export const Reset = Action.make({
   run: () => Effect.succeed({ count: 0 })
 })
 
-/** Signal types to actions. `counter.reset` and `admin.**.reset` both reset. */
-export const routes = Result.getOrThrow(
-  Router.make<Action.Action<any, CounterState, never, never, Context>, Signal.Signal>([
+/** The counter agent. `counter.reset` and `admin.**.reset` both reset it. */
+export const Counter = Agent.make({
+  name: "counter",
+  description: "Counts up and down",
+  state: CounterState,
+  routes: [
     ["increment", Increment],
     ["decrement", Decrement],
     ["counter.reset", Reset],
-    ["admin.**.reset", Reset]
-  ])
-)
-
-/**
- * Handles one signal: routes it, runs the routed actions in order with the signal's data as params, and
- * returns the new state. A signal nobody handles is a `NoRoute` error, invalid data an `InvalidParams`
- * error; the state is unchanged in both cases.
- */
-export const handle = (state: CounterState, signal: Signal.Signal) =>
-  Effect.gen(function*() {
-    const actions = yield* Effect.fromResult(Router.route(routes, signal))
-    let next = state
-    for (const action of actions) {
-      const outcome = yield* Exec.run(action, signal.data ?? {}, { state: next }, { timeout: "1 second" })
-      next = { ...next, ...outcome.patch }
-    }
-    return next
-  })
+    ["admin.**.reset", Reset, { params: {} }]
+  ]
+})

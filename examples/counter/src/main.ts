@@ -1,11 +1,12 @@
 /**
  * `npm start`: the counter demo. Signals arrive as CloudEvents JSON (as they would over HTTP or a bus),
- * are decoded at the edge, routed to actions and applied to the counter. Bad input is answered with a
- * typed error and the counter keeps going.
+ * are decoded at the edge and handled by the counter agent's pure `handle` (route, then `cmd`). Bad input
+ * is answered with a typed error, as a decoding error or as an `Error` directive, and the counter keeps
+ * going with its state unchanged.
  */
-import { Signal } from "@kido/core"
+import { type Agent, type Directive, Signal } from "@kido/core"
 import { Console, Effect } from "effect"
-import { type CounterState, handle } from "./counter.ts"
+import { Counter, type CounterState } from "./counter.ts"
 
 /** What arrives on the wire, good and bad, each with a note for the reader. */
 export const inbox: ReadonlyArray<{ readonly note: string; readonly json: string }> = [
@@ -32,39 +33,49 @@ export interface Step {
   readonly count: number
 }
 
-/** Processes the inbox in order; returns the final state and one step per signal. */
-export const program = Effect.gen(function*() {
-  let state: CounterState = { count: 0 }
-  const steps: Array<Step> = []
-  for (const { json, note } of inbox) {
-    const label = note
-    const result = yield* Signal.fromJson(json).pipe(
-      Effect.flatMap((signal) => handle(state, signal)),
-      Effect.result
-    )
-    if (result._tag === "Success") {
-      state = result.success
-      steps.push({ input: label, outcome: "ok", count: state.count })
-    } else {
-      steps.push({ input: label, outcome: `${result.failure._tag}: ${result.failure.message}`, count: state.count })
+const describeErrors = (directives: ReadonlyArray<Directive.Directive>): string | undefined => {
+  for (const directive of directives) {
+    if (directive._tag === "Error") {
+      const error = directive.error as { readonly _tag?: string; readonly message?: string }
+      return `${error._tag ?? "Error"}: ${error.message ?? String(error)}`
     }
   }
-  return { state, steps }
+  return undefined
+}
+
+/** Processes the inbox in order; returns the final agent and one step per signal. */
+export const program = Effect.gen(function*() {
+  let agent: Agent.Agent<CounterState> = yield* Counter.new({ id: "counter-1" })
+  const steps: Array<Step> = []
+  for (const { json, note } of inbox) {
+    const decoded = yield* Effect.result(Signal.fromJson(json))
+    if (decoded._tag === "Failure") {
+      steps.push({
+        input: note,
+        outcome: `${decoded.failure._tag}: ${decoded.failure.message}`,
+        count: agent.state.count
+      })
+      continue
+    }
+    const [next, directives] = yield* Counter.handle(agent, decoded.success)
+    agent = next
+    steps.push({ input: note, outcome: describeErrors(directives) ?? "ok", count: agent.state.count })
+  }
+  return { agent, steps }
 })
 
 if (import.meta.main) {
   Effect.runPromise(
     program.pipe(
-      Effect.tap(({ state, steps }) =>
+      Effect.tap(({ agent, steps }) =>
         Effect.gen(function*() {
           yield* Console.log("Kido counter demo: signals in, typed errors out, the counter keeps going.\n")
           for (const step of steps) {
-            yield* Console.log(
-              `count=${String(step.count).padStart(3)}  ${step.outcome === "ok" ? "ok " : "ERR"}  ${step.input}`
-            )
-            if (step.outcome !== "ok") yield* Console.log(`                ${step.outcome}`)
+            const status = step.outcome === "ok" ? "ok " : "ERR"
+            yield* Console.log(`count=${String(step.count).padStart(3)}  ${status}  ${step.input}`)
+            if (step.outcome !== "ok") yield* Console.log(`                 ${step.outcome}`)
           }
-          yield* Console.log(`\nFinal count: ${state.count}`)
+          yield* Console.log(`\nFinal count: ${agent.state.count}`)
         })
       )
     )

@@ -1,0 +1,190 @@
+/**
+ * Instructions: an action to run, with its params, extra context and per-run options.
+ *
+ * `Agent.cmd` accepts an action, `[action, params]`, `[action, params, context]`, an `Instruction`, or a
+ * list of these; {@link normalize} turns any of those forms into a list of instructions. An action may
+ * also be named by its `name` (a string), resolved against the agent's actions.
+ *
+ * @since 0.1.0
+ */
+import { Predicate, Result, Schema } from "effect"
+import * as Action from "./Action.ts"
+import type * as Exec from "./Exec.ts"
+
+const TypeId = "~@kido/core/Instruction"
+
+/**
+ * One action to run. `action` is an action or an action name; `params` are decoded by the action's schema;
+ * `context` is merged into the action context `cmd` builds (it cannot replace `state`, `agent` or
+ * `signal`); `options` are handed to `Exec.run` (timeout, retries, backoff).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Action, Instruction } from "@kido/core"
+ *
+ * const Add = Action.make({ name: "add", params: Schema.Struct({ n: Schema.Int }), run: () => Effect.succeed({}) })
+ * const instruction: Instruction.Instruction = Instruction.make(Add, { n: 1 }, { requestId: "r-1" })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Instruction {
+  readonly [TypeId]: typeof TypeId
+  readonly action: Action.Any | string
+  readonly params: unknown
+  readonly context: { readonly [key: string]: unknown }
+  readonly options: Exec.Options
+}
+
+/**
+ * What `Agent.cmd` accepts.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Action, type Instruction } from "@kido/core"
+ *
+ * const Add = Action.make({ name: "add", params: Schema.Struct({ n: Schema.Int }), run: () => Effect.succeed({}) })
+ * const inputs: ReadonlyArray<Instruction.Input> = [Add, [Add, { n: 1 }], ["add", { n: 2 }], [[Add, { n: 3 }], [Add, { n: 4 }]]]
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Input = Single | ReadonlyArray<Single>
+
+/**
+ * One instruction in any of its forms.
+ *
+ * @example
+ * ```ts
+ * import type { Instruction } from "@kido/core"
+ *
+ * const byName: Instruction.Single = ["increment", { amount: 1 }]
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Single =
+  | Action.Any
+  | string
+  | Instruction
+  | readonly [action: Action.Any | string, params: unknown]
+  | readonly [action: Action.Any | string, params: unknown, context: { readonly [key: string]: unknown }]
+
+/**
+ * Builds an instruction.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Action, Instruction } from "@kido/core"
+ *
+ * const Ping = Action.make({ name: "ping", run: () => Effect.succeed({}) })
+ * Instruction.make(Ping, {}, {}, { timeout: "1 second" }).options.timeout // => "1 second"
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  action: Action.Any | string,
+  params: unknown = {},
+  context: { readonly [key: string]: unknown } = {},
+  options: Exec.Options = {}
+): Instruction => ({ [TypeId]: TypeId, action, params, context, options })
+
+/**
+ * Tells whether a value was made by {@link make}.
+ *
+ * @example
+ * ```ts
+ * import { Instruction } from "@kido/core"
+ *
+ * Instruction.isInstruction(Instruction.make("ping")) // => true
+ * Instruction.isInstruction(["ping", {}]) // => false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isInstruction = (u: unknown): u is Instruction => Predicate.hasProperty(u, TypeId)
+
+/**
+ * An instruction could not be understood: `index` is its position in the list, `reason` says why.
+ *
+ * @example
+ * ```ts
+ * import { Instruction } from "@kido/core"
+ *
+ * new Instruction.InvalidInstruction({ index: 0, reason: "expected an action" }).message
+ * // => "Invalid instruction at index 0: expected an action"
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidInstruction
+  extends Schema.TaggedError<InvalidInstruction>("@kido/core/InvalidInstruction")("InvalidInstruction", {
+    index: Schema.Number,
+    reason: Schema.String
+  })
+{
+  override get message(): string {
+    return `Invalid instruction at index ${this.index}: ${this.reason}`
+  }
+}
+
+const isActionRef = (u: unknown): u is Action.Any | string => typeof u === "string" || Action.isAction(u)
+
+const single = (u: unknown, index: number): Result.Result<Instruction, InvalidInstruction> => {
+  if (isActionRef(u)) return Result.succeed(make(u))
+  if (isInstruction(u)) return Result.succeed(u)
+  if (Array.isArray(u) && (u.length === 2 || u.length === 3) && isActionRef(u[0])) {
+    const context = u[2] ?? {}
+    if (!Predicate.isObject(context) || Array.isArray(context)) {
+      return Result.fail(new InvalidInstruction({ index, reason: "the context (third element) must be an object" }))
+    }
+    return Result.succeed(make(u[0], u[1], context as { readonly [key: string]: unknown }))
+  }
+  return Result.fail(
+    new InvalidInstruction({
+      index,
+      reason: "expected an action, an action name, [action, params], [action, params, context] or an Instruction"
+    })
+  )
+}
+
+/**
+ * Turns any accepted input into a list of instructions, or says which element is not an instruction.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Instruction } from "@kido/core"
+ *
+ * Result.getOrThrow(Instruction.normalize([["a", { n: 1 }], "b"])).length // => 2
+ * Result.isFailure(Instruction.normalize([42])) // => true
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const normalize = (input: unknown): Result.Result<ReadonlyArray<Instruction>, InvalidInstruction> => {
+  // a tuple [action, params] is one instruction, not a list of two
+  if (
+    !Array.isArray(input) || (input.length >= 2 && input.length <= 3 && isActionRef(input[0]) && !isActionRef(input[1]))
+  ) {
+    return Result.map(single(input, 0), (instruction) => [instruction])
+  }
+  const out: Array<Instruction> = []
+  for (let i = 0; i < input.length; i++) {
+    const result = single(input[i], i)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.push(result.success)
+  }
+  return Result.succeed(out)
+}

@@ -1,0 +1,372 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Result, Schema } from "effect"
+import { TestClock } from "effect/testing"
+import * as Action from "../src/Action.ts"
+import * as Agent from "../src/Agent.ts"
+import * as Directive from "../src/Directive.ts"
+import * as IdGenerator from "../src/IdGenerator.ts"
+import * as Instruction from "../src/Instruction.ts"
+import * as Plugin from "../src/Plugin.ts"
+import * as Router from "../src/Router.ts"
+import * as Signal from "../src/Signal.ts"
+import * as StateOp from "../src/StateOp.ts"
+
+const withDefault = <S extends Schema.Codec<any, any, never, never>>(schema: S, value: S["Encoded"]) =>
+  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
+
+const CounterState = Schema.Struct({
+  count: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 0),
+  history: withDefault(Schema.Array(Schema.Int), [])
+})
+type CounterState = typeof CounterState.Type
+type Ctx = { readonly state: CounterState }
+
+const Increment = Action.make({
+  name: "increment",
+  params: Schema.Struct({ amount: Schema.Int }),
+  run: (params, ctx: Ctx) => Effect.succeed({ count: ctx.state.count + params.amount })
+})
+const Record = Action.make({
+  name: "record",
+  run: (_params, ctx: Ctx) => Effect.succeed({ history: [...ctx.state.history, ctx.state.count] })
+})
+const Boom = Action.make({
+  name: "boom",
+  run: (): Effect.Effect<{}> => {
+    throw new Error("kaboom")
+  }
+})
+const Announce = Action.make({
+  name: "announce",
+  run: (_params, ctx: Agent.ActionContext<CounterState>) =>
+    Effect.gen(function*() {
+      const signal = yield* Signal.make("counter.announced", { count: ctx.state.count }, {
+        source: `/agents/${ctx.agent.id}`
+      })
+      const emit = yield* Effect.fromResult(Directive.emit(signal))
+      return Action.outcome({}, { directives: [emit], stateOps: [StateOp.setPath(["history"], [])] })
+    })
+})
+
+const Counter = Agent.make({
+  name: "counter",
+  state: CounterState,
+  routes: [["counter.increment", Increment], ["counter.record", Record], ["counter.announce", Announce]],
+  actions: [Boom]
+})
+
+const errorsOf = (directives: ReadonlyArray<Directive.Directive>) => directives.filter((d) => d._tag === "Error")
+
+describe("Agent.make", () => {
+  it("introspection: name, schema, actions, routes, schedules", () => {
+    assert.strictEqual(Counter.name, "counter")
+    assert.strictEqual(Counter.state, CounterState)
+    assert.sameMembers(Counter.actions.map((a) => a.name), ["increment", "record", "announce", "boom"])
+    assert.deepStrictEqual(listPatterns(Counter), ["counter.increment", "counter.record", "counter.announce"])
+    assert.deepStrictEqual(Counter.schedules, [])
+  })
+
+  const bad: ReadonlyArray<[string, () => Agent.MakeOptions<any>, string]> = [
+    ["an invalid name", () => ({ name: "my agent", state: CounterState }), "name must match"],
+    ["a state that is not a struct", () => ({ name: "a", state: Schema.Int }), "Schema.Struct"],
+    ["an invalid pattern", () => ({ name: "a", state: CounterState, routes: [["a..b", Increment]] }), "a..b"],
+    [
+      "a route conflict",
+      () => ({ name: "a", state: CounterState, routes: [["x", Increment], ["x", Record]] }),
+      "declared twice"
+    ],
+    ["two actions with one name", () => ({
+      name: "a",
+      state: CounterState,
+      routes: [["x", Increment], ["y", Action.make({ name: "increment", run: () => Effect.succeed({}) })]]
+    }), "named \"increment\""],
+    ["a plugin key colliding with the agent's state", () => ({
+      name: "a",
+      state: CounterState,
+      plugins: [Plugin.make({ name: "p", stateKey: "count", state: Schema.Struct({}) })]
+    }), "collides"],
+    ["two plugins with one state key", () => ({
+      name: "a",
+      state: CounterState,
+      plugins: [
+        Plugin.make({ name: "p", stateKey: "shared", state: Schema.Struct({}) }),
+        Plugin.make({ name: "q", stateKey: "shared", state: Schema.Struct({}) })
+      ]
+    }), "both use state key"],
+    [
+      "an invalid cron schedule",
+      () => ({ name: "a", state: CounterState, schedules: [{ cron: "every day", signal: "tick" }] }),
+      "cron"
+    ],
+    [
+      "a schedule with a bad interval",
+      () => ({ name: "a", state: CounterState, schedules: [{ every: -1, signal: "tick" }] }),
+      "positive"
+    ]
+  ]
+  for (const [what, options, reason] of bad) {
+    it(`rejects ${what} with a typed error`, () => {
+      const result = Agent.makeResult(options())
+      assert.isTrue(Result.isFailure(result))
+      if (Result.isFailure(result)) {
+        assert.strictEqual(result.failure._tag, "InvalidAgentDefinition")
+        assert.include(result.failure.message, reason)
+      }
+      assert.throws(() => Agent.make(options()))
+    })
+  }
+})
+
+/** Route patterns in registration order. */
+const listPatterns = (definition: Agent.Definition<any>) => Router.list(definition.router).map((r) => r.pattern)
+
+describe("Agent.new", () => {
+  it.effect("a UUIDv7 id unless given, defaults merged with the given state", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new()
+      assert.isTrue(IdGenerator.isUuidV7(agent.id))
+      assert.deepStrictEqual(agent.state, { count: 0, history: [] })
+      const given = yield* Agent.new(Counter, { id: "c-1", state: { count: 7 } })
+      assert.deepStrictEqual(given, { id: "c-1", name: "counter", state: { count: 7, history: [] } })
+    }))
+
+  it.effect("an invalid initial state is a typed error naming the field", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Counter.new({ state: { count: -1 } }))
+      assert.strictEqual(error._tag, "InvalidState")
+      assert.include(error.message, "count")
+      const extra = yield* Effect.flip(Counter.new({ state: { cnt: 1 } }))
+      assert.include(extra.message, "cnt")
+    }))
+})
+
+describe("Agent.cmd", () => {
+  it.effect("the forms of instructions", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c" })
+      const forms: ReadonlyArray<Instruction.Input> = [
+        [Increment, { amount: 2 }],
+        ["increment", { amount: 2 }],
+        [Increment, { amount: 2 }, { requestId: "r" }],
+        Instruction.make(Increment, { amount: 2 }),
+        [[Increment, { amount: 1 }], [Increment, { amount: 1 }]]
+      ]
+      for (const form of forms) {
+        const [next, directives] = yield* Counter.cmd(agent, form)
+        assert.deepStrictEqual(errorsOf(directives), [])
+        assert.strictEqual(next.state.count, 2)
+      }
+      const [recorded] = yield* Counter.cmd(agent, Record)
+      assert.deepStrictEqual(recorded.state.history, [0])
+    }))
+
+  it.effect("patches deep-merge, then state operations apply, then directives are collected", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c", state: { count: 3, history: [1, 2] } })
+      const [next, directives] = yield* Counter.cmd(agent, Announce)
+      assert.deepStrictEqual(next.state, { count: 3, history: [] })
+      assert.strictEqual(directives.length, 1)
+      assert.strictEqual(directives[0]!._tag, "Emit")
+    }))
+
+  it.effect("a list runs in order, each instruction seeing the state the previous one left", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c" })
+      const [next] = yield* Counter.cmd(agent, [
+        [Increment, { amount: 1 }],
+        Record,
+        [Increment, { amount: 10 }],
+        Record
+      ])
+      assert.deepStrictEqual(next.state, { count: 11, history: [1, 11] })
+    }))
+
+  it.effect("a failed instruction is one Error directive and no state change; the next still runs", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c" })
+      const [next, directives] = yield* Counter.cmd(agent, [[Increment, { amount: "x" }], [Increment, { amount: 1 }]])
+      assert.strictEqual(next.state.count, 1)
+      const errors = errorsOf(directives)
+      assert.strictEqual(errors.length, 1)
+      const error = errors[0] as Extract<Directive.Directive, { _tag: "Error" }>
+      assert.strictEqual(error.context, "instruction")
+      assert.strictEqual((error.error as { _tag: string })._tag, "InvalidParams")
+    }))
+
+  it.effect("haltOnError stops at the first failure", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c" })
+      const [next, directives] = yield* Counter.cmd(agent, [[Increment, { amount: "x" }], [Increment, { amount: 1 }]], {
+        haltOnError: true
+      })
+      assert.strictEqual(next.state.count, 0)
+      assert.strictEqual(errorsOf(directives).length, 1)
+    }))
+
+  it.effect("bad input: unknown action, invalid params, a defect, a patch that breaks the schema, __proto__", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c", state: { count: 1 } })
+      const cases: ReadonlyArray<[Instruction.Input, string, string]> = [
+        [["multiply", { by: 2 }], "normalize", "UnknownAction"],
+        [[Increment, { amount: 1.5 }], "instruction", "InvalidParams"],
+        [Boom, "instruction", "ExecutionFailed"],
+        [[Increment, { amount: -5 }], "validation", "InvalidState"],
+        [[Increment, JSON.parse("{\"amount\":1,\"__proto__\":{\"polluted\":true}}")], "instruction", "InvalidParams"],
+        [[42 as never], "normalize", "InvalidInstruction"]
+      ]
+      for (const [input, context, tag] of cases) {
+        const [next, directives] = yield* Counter.cmd(agent, input)
+        assert.deepStrictEqual(next, agent, `${tag}: the state is unchanged`)
+        assert.strictEqual(directives.length, 1, tag)
+        const error = directives[0] as Extract<Directive.Directive, { _tag: "Error" }>
+        assert.strictEqual(error._tag, "Error")
+        assert.strictEqual(error.context, context, tag)
+        assert.strictEqual((error.error as { _tag: string })._tag, tag)
+      }
+      assert.isUndefined(({} as Record<string, unknown>).polluted)
+    }))
+
+  it.effect("a patch with a __proto__ key or a state op through a non-object is an Error directive", () =>
+    Effect.gen(function*() {
+      const Evil = Action.make({
+        name: "evil",
+        run: () => Effect.succeed(JSON.parse("{\"__proto__\":{\"polluted\":true}}"))
+      })
+      const Through = Action.make({
+        name: "through",
+        run: () => Effect.succeed(Action.outcome({}, { stateOps: [StateOp.setPath(["count", "x"], 1)] }))
+      })
+      const agent = yield* Counter.new({ id: "c" })
+      for (const action of [Evil, Through]) {
+        const [next, directives] = yield* Counter.cmd(agent, action)
+        assert.deepStrictEqual(next, agent)
+        assert.strictEqual(errorsOf(directives).length, 1)
+      }
+      assert.isUndefined(({} as Record<string, unknown>).polluted)
+    }))
+
+  it.effect("the action context has the state, the agent, the signal and runtime context", () =>
+    Effect.gen(function*() {
+      let seen: Agent.ActionContext<CounterState> | undefined
+      const Spy = Action.make({
+        name: "spy",
+        run: (_params, ctx: Agent.ActionContext<CounterState>) => Effect.sync(() => (seen = ctx, {}))
+      })
+      const Spied = Agent.make({ name: "spied", state: CounterState, routes: [["spy.it", Spy]] })
+      const agent = yield* Spied.new({ id: "s-1", state: { count: 4 } })
+      const signal = yield* Signal.make("spy.it", {}, { source: "/test" })
+      yield* Spied.handle(agent, signal, { context: { tenant: "acme" } })
+      assert.deepStrictEqual(seen?.state, { count: 4, history: [] })
+      assert.deepStrictEqual(seen?.agent, { id: "s-1", name: "spied" })
+      assert.strictEqual(seen?.signal, signal)
+      assert.strictEqual(seen?.tenant, "acme")
+    }))
+
+  it.effect("hooks: onBeforeCmd rewrites instructions, onAfterCmd derives state and edits directives", () =>
+    Effect.gen(function*() {
+      const Hooked = Agent.make({
+        name: "hooked",
+        state: CounterState,
+        routes: [["counter.increment", Increment]],
+        onBeforeCmd: (_agent, instructions) => [...instructions, Instruction.make(Record)],
+        onAfterCmd: (agent, directives) => [
+          { ...agent, state: { ...agent.state, count: agent.state.count * 10 } },
+          directives.filter((d) => d._tag !== "Error")
+        ],
+        actions: [Record]
+      })
+      const agent = yield* Hooked.new({ id: "h" })
+      const [next] = yield* Hooked.cmd(agent, [Increment, { amount: 2 }])
+      assert.deepStrictEqual(next.state, { count: 20, history: [2] })
+    }))
+
+  it.effect("a hook that throws or breaks the schema is an Error directive, not a crash", () =>
+    Effect.gen(function*() {
+      const Throwing = Agent.make({
+        name: "throwing",
+        state: CounterState,
+        onBeforeCmd: () => {
+          throw new Error("before boom")
+        }
+      })
+      const agent = yield* Throwing.new({ id: "t" })
+      const [same, directives] = yield* Throwing.cmd(agent, [Increment, { amount: 1 }])
+      assert.deepStrictEqual(same, agent)
+      assert.include((errorsOf(directives)[0] as any).error.message, "before boom")
+
+      const Breaking = Agent.make({
+        name: "breaking",
+        state: CounterState,
+        onAfterCmd: (a, d) => [{ ...a, state: { ...a.state, count: -1 } }, d]
+      })
+      const b = yield* Breaking.new({ id: "b" })
+      const [after, errors] = yield* Breaking.cmd(b, [Increment, { amount: 1 }])
+      assert.strictEqual(after.state.count, 1, "the hook's invalid state is not taken")
+      assert.strictEqual((errorsOf(errors)[0] as any).context, "hook")
+    }))
+
+  it.effect("handle routes a signal: params from its data; no route is an Error directive", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c" })
+      const signal = yield* Signal.make("counter.increment", { amount: 3 }, { source: "/test" })
+      const [next] = yield* Counter.handle(agent, signal)
+      assert.strictEqual(next.state.count, 3)
+      const unknown = yield* Signal.make("counter.multiply", { by: 2 }, { source: "/test" })
+      const [same, directives] = yield* Counter.handle(agent, unknown)
+      assert.deepStrictEqual(same, agent)
+      assert.strictEqual((directives[0] as any).context, "routing")
+      assert.strictEqual((directives[0] as any).error._tag, "NoRoute")
+    }))
+})
+
+describe("Plugins", () => {
+  const Tick = Action.make({
+    name: "tick",
+    run: (_params, ctx: { readonly state: { readonly beats: number } }) =>
+      Effect.succeed({ beats: ctx.state.beats + 1 })
+  })
+  const Heartbeat = Plugin.make({
+    name: "heartbeat",
+    stateKey: "heartbeat",
+    state: Schema.Struct({ beats: withDefault(Schema.Int, 0), label: withDefault(Schema.String, "") }),
+    routes: [["tick", Tick]],
+    schedules: [{ every: "30 seconds", signal: "tick" }],
+    mount: (_slice, config) => ({ label: typeof config === "string" ? config : "default" })
+  })
+  const Monitored = Agent.make({
+    name: "monitored",
+    state: CounterState,
+    plugins: [Heartbeat, Plugin.mount(Heartbeat, { as: "eu", config: "europe" })]
+  })
+
+  it.effect("slices under their state keys, seeded by mount; prefixed routes and schedules", () =>
+    Effect.gen(function*() {
+      const agent = yield* Monitored.new({ id: "m" })
+      assert.deepStrictEqual(Agent.pluginState(agent, "heartbeat"), { beats: 0, label: "default" })
+      assert.deepStrictEqual(Agent.pluginState(agent, "heartbeat_eu"), { beats: 0, label: "europe" })
+      assert.deepStrictEqual(listPatterns(Monitored), ["heartbeat.tick", "eu.heartbeat.tick"])
+      assert.deepStrictEqual(Monitored.schedules.map((s) => s.signal), ["heartbeat.tick", "eu.heartbeat.tick"])
+    }))
+
+  it.effect("a plugin's action works on its own slice", () =>
+    Effect.gen(function*() {
+      const agent = yield* Monitored.new({ id: "m" })
+      const tick = yield* Signal.make("eu.heartbeat.tick", {}, { source: "/clock" })
+      const [next, directives] = yield* Monitored.handle(agent, tick)
+      assert.deepStrictEqual(errorsOf(directives), [])
+      assert.deepStrictEqual(Agent.pluginState(next, "heartbeat_eu"), { beats: 1, label: "europe" })
+      assert.deepStrictEqual(Agent.pluginState(next, "heartbeat"), { beats: 0, label: "default" })
+      assert.deepStrictEqual(next.state.count, 0)
+    }))
+})
+
+describe("Agent.cmd is deterministic with TestClock and a sequential id generator", () => {
+  it.effect("same agent and instruction, same result, twice", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c", state: { count: 2 } })
+      const first = yield* Counter.cmd(agent, Announce).pipe(Effect.provide(IdGenerator.layerSequential("sig")))
+      const second = yield* Counter.cmd(agent, Announce).pipe(Effect.provide(IdGenerator.layerSequential("sig")))
+      assert.deepStrictEqual(first, second)
+      yield* TestClock.adjust("1 second")
+    }))
+})
