@@ -140,6 +140,9 @@ export class InvalidInstruction
 
 const isActionRef = (u: unknown): u is Action.Any | string => typeof u === "string" || Action.isAction(u)
 
+const looksLikeInstruction = (u: unknown): boolean =>
+  isActionRef(u) || isInstruction(u) || (Array.isArray(u) && isActionRef(u[0]))
+
 const single = (u: unknown, index: number): Result.Result<Instruction, InvalidInstruction> => {
   if (isActionRef(u)) return Result.succeed(make(u))
   if (isInstruction(u)) return Result.succeed(u)
@@ -161,6 +164,11 @@ const single = (u: unknown, index: number): Result.Result<Instruction, InvalidIn
 /**
  * Turns any accepted input into a list of instructions, or says which element is not an instruction.
  *
+ * An array of two or three elements that starts with an action (or name) is one instruction
+ * `[action, params, context?]` unless its second element is itself an instruction form (an action, a name,
+ * an `Instruction` or an array starting with an action), in which case it is a list. Params are objects, so
+ * `[Add, { n: 1 }]` is one instruction and `[Add, Record]` two.
+ *
  * @example
  * ```ts
  * import { Result } from "effect"
@@ -174,9 +182,11 @@ const single = (u: unknown, index: number): Result.Result<Instruction, InvalidIn
  * @since 0.1.0
  */
 export const normalize = (input: unknown): Result.Result<ReadonlyArray<Instruction>, InvalidInstruction> => {
-  // a tuple [action, params] is one instruction, not a list of two
+  // `[action, params]` / `[action, params, context]` is one instruction; any other array is a list. When the
+  // second element is itself an instruction form (`[Boom, ["other", {}]]`, `["a", "b"]`), it is a list.
   if (
-    !Array.isArray(input) || (input.length >= 2 && input.length <= 3 && isActionRef(input[0]) && !isActionRef(input[1]))
+    !Array.isArray(input) ||
+    (input.length >= 2 && input.length <= 3 && isActionRef(input[0]) && !looksLikeInstruction(input[1]))
   ) {
     return Result.map(single(input, 0), (instruction) => [instruction])
   }
