@@ -12,7 +12,7 @@ describe("README tour", () => {
       assert.isDefined(tour, "README.md has a tour")
       assert.isAtMost(tour!.trimEnd().split("\n").length, 25, "the tour stays short")
       const file = fileURLToPath(new URL(`./.readme-tour-${process.pid}.ts`, import.meta.url))
-      writeFileSync(file, `${tour}\nexport { Increment, program, routes }\n`)
+      writeFileSync(file, `${tour}\nexport { Counter, Increment, program }\n`)
       try {
         const module = yield* Effect.promise(() => import(file))
         const patch = yield* (module.program as Effect.Effect<unknown>)
