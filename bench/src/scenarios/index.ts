@@ -1,7 +1,16 @@
+import { agentCmd } from "./agent.ts"
 import { exec } from "./exec.ts"
 import { routerCold, routerMiss, routerRoute } from "./router.ts"
 import type { Scenario } from "./Scenario.ts"
 import { signalJson, signalMake } from "./signal.ts"
 
 /** Every scenario, in the order the suite runs them. */
-export const scenarios: ReadonlyArray<Scenario> = [signalMake, signalJson, routerRoute, routerMiss, routerCold, exec]
+export const scenarios: ReadonlyArray<Scenario> = [
+  signalMake,
+  signalJson,
+  routerRoute,
+  routerMiss,
+  routerCold,
+  exec,
+  agentCmd
+]
