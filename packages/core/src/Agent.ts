@@ -588,6 +588,10 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
   for (const hook of ["onBeforeCmd", "onAfterCmd"] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== "function") return fail(`${hook} must be a function`)
   }
+  for (const list of ["routes", "actions", "plugins", "schedules"] as const) {
+    if (options[list] !== undefined && !Array.isArray(options[list])) return fail(`${list} must be a list`)
+  }
+  if ((options.state as any).ast?._tag !== "Objects") return fail("state must be a Schema.Struct")
   const ownKeys = new Set(Object.keys(options.state.fields))
 
   // plugins: state keys must not collide with the agent's keys or each other
@@ -771,6 +775,27 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
       return { id, name, state: valid.success } satisfies Agent<S>
     })
 
+  // a plugin's action run by `cmd` (not through a routed signal) works on its plugin's slice when exactly one
+  // mounted plugin has it and the agent itself does not
+  const agentActions = new Set<Action.Any>([
+    ...(options.actions ?? []),
+    ...(options.routes ?? []).map((spec) => parseRoute(spec)).flatMap((r) => typeof r === "string" ? [] : [r.action])
+  ])
+  const owners = new Map<Action.Any, Array<string>>()
+  for (const m of mounted) {
+    const own = new Set<Action.Any>(m.plugin.actions)
+    for (const spec of m.plugin.routes) {
+      const parsed = parseRoute(spec)
+      if (typeof parsed !== "string") own.add(parsed.action)
+    }
+    for (const action of own) owners.set(action, [...(owners.get(action) ?? []), m.stateKey])
+  }
+  const pluginScopes = new Map<Action.Any, string>()
+  for (const [action, keys] of owners) {
+    if (keys.length === 1 && !agentActions.has(action)) pluginScopes.set(action, keys[0]!)
+  }
+  pluginScopesOf.set(definition, pluginScopes)
+
   mutable.cmd = (agent: Agent<S>, input: Instruction.Input, cmdOptions?: CmdOptions) =>
     runCmd(definition, actions, options as MakeOptions<any>, agent, input, cmdOptions)
 
@@ -936,7 +961,7 @@ export const pluginState = (agent: Agent<unknown>, stateKey: string): unknown =>
 // -----------------------------------------------------------------------------
 
 /** The context key that carries a plugin route's state key from `handle` to `cmd`. */
-const scopeKey = "~@kido/core/Agent/scope"
+const scopeKey: unique symbol = Symbol.for("@kido/core/Agent/scope") as never
 
 const issuesOf = ActionError.issuesOf
 
@@ -948,8 +973,26 @@ const runCmd = <S>(
   input: Instruction.Input,
   cmdOptions: CmdOptions | undefined
 ): Effect.Effect<CmdResult<S>> =>
+  Effect.catchDefect(
+    runCmdUnsafe(definition, actions, options, agent, input, cmdOptions),
+    // the last line of defence of "cmd never fails": hostile input (a throwing proxy, a getter) that got past
+    // the checks becomes an Error directive, and the agent stays as it was
+    (defect) => Effect.succeed([agent, [Directive.error(defect, "cmd")]] as CmdResult<S>)
+  )
+
+const pluginScopesOf = new WeakMap<object, ReadonlyMap<Action.Any, string>>()
+
+const runCmdUnsafe = <S>(
+  definition: Definition<S>,
+  actions: ReadonlyMap<string, Action.Any>,
+  options: MakeOptions<any>,
+  agent: Agent<S>,
+  input: Instruction.Input,
+  cmdOptions: CmdOptions | undefined
+): Effect.Effect<CmdResult<S>> =>
   Effect.gen(function*() {
     const name = definition.name
+    const pluginScopes = pluginScopesOf.get(definition) ?? new Map<Action.Any, string>()
     const directives: Array<Directive.Directive> = []
     const normalized = Instruction.normalize(input)
     if (Result.isFailure(normalized)) return [agent, [Directive.error(normalized.failure, "normalize")]] as const
@@ -984,7 +1027,7 @@ const runCmd = <S>(
         if (haltOnError === true) break
         continue
       }
-      const scope = instruction.context[scopeKey] as string | undefined
+      const scope = ((instruction.context as any)[scopeKey] as string | undefined) ?? pluginScopes.get(action)
       const scoped = scope === undefined ? state : (state[scope] as Record<string, unknown>)
       const context = {
         ...runtimeContext,
@@ -992,7 +1035,7 @@ const runCmd = <S>(
         state: scoped,
         rootState: state,
         agent: agentInfo,
-        ...(signal === undefined ? {} : { signal })
+        signal
       }
       const result = yield* Effect.result(
         Exec.run(action, instruction.params, context, { ...execOptions, ...instruction.options }) as Effect.Effect<
@@ -1020,7 +1063,9 @@ const runCmd = <S>(
         if (haltOnError === true) break
         continue
       }
-      const invalidDirective = outcome.directives.findIndex((d) => !Directive.isDirective(d))
+      const invalidDirective = Array.isArray(outcome.directives)
+        ? outcome.directives.findIndex((d) => !Directive.isDirective(d))
+        : 0
       if (invalidDirective >= 0) {
         directives.push(
           Directive.error(
@@ -1061,8 +1106,15 @@ const runCmd = <S>(
     }
     const [hookedAgent, hookedDirectives] = hooked
     const valid = definition.validate(hookedAgent.state)
-    if (Result.isFailure(valid) || hookedAgent.id !== agent.id) {
-      const reason = Result.isFailure(valid) ? valid.failure.message : "must not change the agent's id"
+    const badDirective = hookedDirectives.findIndex((d) => !Directive.isDirective(d))
+    if (
+      Result.isFailure(valid) || hookedAgent.id !== agent.id || hookedAgent.name !== agent.name || badDirective >= 0
+    ) {
+      const reason = Result.isFailure(valid)
+        ? valid.failure.message
+        : badDirective >= 0
+        ? `returned something that is not a directive at index ${badDirective}`
+        : "must not change the agent's id or name"
       return [after, [
         ...directives,
         Directive.error(new HookFailed({ agent: name, hook: "onAfterCmd", reason }), "hook")

@@ -319,6 +319,55 @@ describe("Agent.cmd", () => {
     }))
 })
 
+describe("cmd never fails, whatever it is given", () => {
+  it.effect("hostile input (a throwing proxy) and hostile outcomes are Error directives", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c" })
+      const hostile = new Proxy([], {
+        get: () => {
+          throw new Error("proxy boom")
+        }
+      })
+      const [same, directives] = yield* Counter.cmd(agent, hostile as never)
+      assert.deepStrictEqual(same, agent)
+      assert.strictEqual(directives.length, 1)
+      assert.strictEqual(directives[0]!._tag, "Error")
+      const Weird = Action.make({
+        name: "weird",
+        run: () => Effect.succeed(Action.outcome({}, { directives: "not a list" as never }))
+      })
+      const [still, errors] = yield* Counter.cmd(agent, Weird)
+      assert.deepStrictEqual(still, agent)
+      assert.strictEqual(errorsOf(errors).length, 1)
+    }))
+
+  it.effect("onAfterCmd may not return non-directives or rename the agent", () =>
+    Effect.gen(function*() {
+      const Sneaky = Agent.make({
+        name: "sneaky",
+        state: CounterState,
+        onAfterCmd: (a, d) => [{ ...a, name: "evil" }, [...d, 42 as never]]
+      })
+      const agent = yield* Sneaky.new({ id: "s" })
+      const [next, directives] = yield* Sneaky.cmd(agent, [Increment, { amount: 1 }])
+      assert.strictEqual(next.name, "sneaky")
+      assert.strictEqual((errorsOf(directives)[0] as any).context, "hook")
+    }))
+
+  it.effect("an instruction's context cannot supply the signal", () =>
+    Effect.gen(function*() {
+      let seen: unknown = "unset"
+      const Spy = Action.make({
+        name: "spy",
+        run: (_p, ctx: { readonly signal?: unknown }) => Effect.sync(() => (seen = ctx.signal, {}))
+      })
+      const Spied = Agent.make({ name: "spied", state: CounterState, actions: [Spy] })
+      const agent = yield* Spied.new({ id: "s" })
+      yield* Spied.cmd(agent, [Spy, {}, { signal: "forged" }])
+      assert.isUndefined(seen)
+    }))
+})
+
 describe("Plugins", () => {
   const Tick = Action.make({
     name: "tick",
@@ -346,6 +395,17 @@ describe("Plugins", () => {
       assert.deepStrictEqual(Agent.pluginState(agent, "heartbeat_eu"), { beats: 0, label: "europe" })
       assert.deepStrictEqual(listPatterns(Monitored), ["heartbeat.tick", "eu.heartbeat.tick"])
       assert.deepStrictEqual(Monitored.schedules.map((s) => s.signal), ["heartbeat.tick", "eu.heartbeat.tick"])
+    }))
+
+  it.effect("a plugin's action run directly with cmd works on its plugin's slice", () =>
+    Effect.gen(function*() {
+      const Single = Agent.make({ name: "single", state: CounterState, plugins: [Heartbeat] })
+      const agent = yield* Single.new({ id: "s" })
+      const [next, directives] = yield* Single.cmd(agent, Tick)
+      assert.deepStrictEqual(errorsOf(directives), [])
+      assert.deepStrictEqual(Agent.pluginState(next, "heartbeat"), { beats: 1, label: "default" })
+      const [byName] = yield* Single.cmd(next, "tick")
+      assert.deepStrictEqual(Agent.pluginState(byName, "heartbeat"), { beats: 2, label: "default" })
     }))
 
   it.effect("a plugin's action works on its own slice", () =>
