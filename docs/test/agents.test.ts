@@ -955,10 +955,10 @@ describe("docs/agents.md: plugins", () => {
       assert.include(error.message, "at peeker.extra")
     }))
 
-  it.effect("new: the slice from the given state, then mount's patch over it; a throwing mount", () =>
+  it.effect("new: a given slice is kept as given, mount seeds fresh slices; a throwing mount", () =>
     Effect.gen(function*() {
       const agent = yield* Monitored.new({ state: { heartbeat: { beats: 3, region: "given" } } })
-      assert.deepStrictEqual(Agent.pluginState(agent, "heartbeat"), { beats: 3, region: "global" })
+      assert.deepStrictEqual(Agent.pluginState(agent, "heartbeat"), { beats: 3, region: "given" })
       const Throwing = Plugin.make({
         name: "t",
         stateKey: "t",

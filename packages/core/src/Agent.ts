@@ -737,10 +737,26 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
 
   mutable.new = (newOptions?: NewOptions) =>
     Effect.gen(function*() {
+      if (newOptions?.id !== undefined && (typeof newOptions.id !== "string" || newOptions.id === "")) {
+        return yield* invalidState([{
+          path: [],
+          message: `the id must be a non-empty string, got ${describe(newOptions.id)}`
+        }])
+      }
       const id = newOptions?.id ?? (yield* IdGenerator.next)
       const given = newOptions?.state ?? {}
+      if (!Predicate.isObject(given) || Array.isArray(given)) {
+        return yield* invalidState([{ path: [], message: "the given state must be an object" }])
+      }
       const own: Record<string, unknown> = {}
-      for (const key of Object.keys(given)) if (!stateKeys.has(key)) own[key] = given[key]
+      for (const key of Object.keys(given)) {
+        if (key === "__proto__") {
+          return yield* invalidState([{ path: [key], message: "Keys named __proto__ are not allowed" }])
+        }
+        if (!stateKeys.has(key)) {
+          own[key] = given[key]
+        }
+      }
       const initial = decodeInitial(own, decodeOptions)
       if (Result.isFailure(initial)) return yield* invalidState(issuesOf(initial.failure.issue))
       let state: Record<string, unknown> = { ...(initial.success as object) }
@@ -753,7 +769,8 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
           )
         }
         let value: unknown = slice.success
-        if (m.plugin.mount !== undefined) {
+        // mount seeds a fresh slice; a slice given to new (a restored one) is kept as given
+        if (m.plugin.mount !== undefined && (given as any)[m.stateKey] === undefined) {
           let patch: unknown
           try {
             patch = m.plugin.mount(value, m.config)
