@@ -479,6 +479,15 @@ const decoderOf = (schema: AnySchema, typeOnly = false): Decoder => {
   return decoder
 }
 
+const isEmptyStruct = (schema: AnySchema): boolean => {
+  const ast = schema.ast as {
+    readonly _tag: string
+    readonly propertySignatures?: ReadonlyArray<unknown>
+    readonly indexSignatures?: ReadonlyArray<unknown>
+  }
+  return ast._tag === "Objects" && ast.propertySignatures?.length === 0 && ast.indexSignatures?.length === 0
+}
+
 const parseErrors = { errors: "all", onExcessProperty: "error" } as const
 const parseIgnore = { errors: "all", onExcessProperty: "ignore" } as const
 
@@ -518,6 +527,18 @@ export const decodeParams = <P>(
       return Result.fail(new ActionError.InvalidParams({ action: action.name, issues: [{ path, message: forbidden }] }))
     }
     decoded = decoderOf(action.params)(input, policy === "error" ? parseErrors : parseIgnore)
+    // effect's empty struct skips its excess-key check: apply the policy ourselves
+    if (policy === "error" && Result.isSuccess(decoded) && isEmptyStruct(action.params) && Predicate.isObject(input)) {
+      const key = Object.keys(input)[0]
+      if (key !== undefined) {
+        return Result.fail(
+          new ActionError.InvalidParams({
+            action: action.name,
+            issues: [{ path: [key], message: "Expected no excess property" }]
+          })
+        )
+      }
+    }
   } catch (thrown) {
     // a getter or proxy in the input threw while it was read
     const message = `Reading the params threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`

@@ -134,6 +134,13 @@ describe("Action.decodeParams", () => {
     assert.include(error.message, "deeper than 64")
   })
 
+  it("unknown keys: an action without params rejects any key by default", () => {
+    const Ping = Action.make({ name: "ping", run: () => Effect.succeed({}) })
+    assert.deepStrictEqual(invalid(Action.decodeParams(Ping, { extra: 1 })).issues[0]?.path, ["extra"])
+    assert.isTrue(Result.isSuccess(Action.decodeParams(Ping, {})))
+    assert.isTrue(Result.isSuccess(Action.decodeParams(Ping, { extra: 1 }, { unknownKeys: "strip" })))
+  })
+
   it("unknown keys: rejected by default, naming the key", () => {
     const error = invalid(Action.decodeParams(Transfer, { amount: 5, currency: "EUR", amout: 6 }))
     assert.deepStrictEqual(error.issues[0]?.path, ["amout"])
