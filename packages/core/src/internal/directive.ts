@@ -28,6 +28,7 @@ export const show = (u: unknown): string => {
     default:
       if (u === null) return "null"
       if (Array.isArray(u)) return "an array"
+      if (u instanceof Uint8Array) return "a Uint8Array"
       if (Effect.isEffect(u)) return "an Effect"
       if (isPlainObject(u)) return "an object"
       return `an instance of ${(u as object).constructor?.name ?? "a class"}`

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { show } from "./directive.ts"
 
 /** CloudEvents context attribute names that an extension must not reuse. */
 const reservedNames: ReadonlySet<string> = new Set([
@@ -19,31 +20,8 @@ const reservedNames: ReadonlySet<string> = new Set([
   "data"
 ])
 
-const maxShown = 64
-
-/** @internal A short description of a value for error messages. */
-export const show = (u: unknown): string => {
-  switch (typeof u) {
-    case "string":
-      return JSON.stringify(u.length > maxShown ? `${u.slice(0, maxShown)}…` : u)
-    case "number":
-    case "boolean":
-      return String(u)
-    case "bigint":
-      return `${u}n`
-    case "undefined":
-      return "undefined"
-    case "symbol":
-      return "a symbol"
-    case "function":
-      return "a function"
-    default:
-      if (u === null) return "null"
-      if (Array.isArray(u)) return "an array"
-      if (u instanceof Uint8Array) return "a Uint8Array"
-      return "an object"
-  }
-}
+/** @internal A short description of a value for error messages (shared with the directive checks). */
+export { show }
 
 // Control characters (C0, DEL, C1) are not allowed in CloudEvents strings.
 // oxlint-disable-next-line no-control-regex
@@ -470,7 +448,7 @@ let lastIso = ""
  * `undefined` when no RFC 3339 timestamp can show them (NaN, infinite, outside years 0000-9999).
  *
  * `new Date(millis)` does not read the system clock: it only converts the number, which comes from the
- * `Clock` service, into calendar fields. CONTRIBUTING's rule against `new Date()` is about reading the time.
+ * `Clock` service, into calendar fields. CONTRIBUTING's rule against reading the wall clock is not broken: the millis come from `Clock`.
  */
 export const isoTime = (millis: number): string | undefined => {
   if (millis !== lastMillis) {
