@@ -234,7 +234,12 @@ describe("docs/agents.md: defining an agent", () => {
         state: CounterState,
         plugins: [Plugin.make({ name: "p", stateKey: "s", state: Schema.Struct({}), routes: [["a..b", Increment]] })]
       }, "Invalid route \"p.a..b\""],
-      [{ name: "a", state: CounterState, schedules: [{ every: "0 seconds", signal: "tick" }] }, "positive"]
+      [{
+        name: "a",
+        state: CounterState,
+        routes: [["tick", Reset]],
+        schedules: [{ every: "0 seconds", signal: "tick" }]
+      }, "positive"]
     ]
     for (const [options, reason] of cases) assert.include(definitionError(options), reason)
   })
@@ -405,7 +410,7 @@ describe("docs/agents.md: cmd", () => {
         run: () => Effect.succeed(Action.outcome({}, { directives: [Directive.stop()] }))
       })
       const rows: ReadonlyArray<[Instruction.Input, string, string]> = [
-        [[[Increment, { amount: 1 }], 42 as never], "normalize", "InvalidInstruction"],
+        [[42 as never], "normalize", "InvalidInstruction"],
         ["multiply", "normalize", "UnknownAction"],
         [[Increment, { amount: "x" }], "instruction", "InvalidParams"],
         [Throws, "instruction", "ExecutionFailed"],
@@ -434,12 +439,24 @@ describe("docs/agents.md: cmd", () => {
       assert.isTrue(defect.defect)
     }))
 
-  it.effect("the malformed input runs nothing", () =>
+  it.effect("a malformed element is an Error directive at its position; the others still run", () =>
     Effect.gen(function*() {
       const agent = yield* Counter.new()
-      const [same, directives] = yield* Counter.cmd(agent, [[Increment, { amount: 1 }], 42 as never])
-      assert.strictEqual(same, agent)
-      assert.strictEqual(onlyError(directives).message.startsWith("Invalid instruction at index 1"), true)
+      const [next, directives] = yield* Counter.cmd(agent, [
+        [Increment, { amount: 1 }],
+        42 as never,
+        [Increment, { amount: 2 }]
+      ])
+      assert.strictEqual(next.state.count, 3)
+      assert.strictEqual(
+        onlyError(directives).message,
+        "Invalid instruction at index 1: expected an action, " +
+          "an action name, [action, params], [action, params, context] or an Instruction"
+      )
+      const [halted] = yield* Counter.cmd(agent, [[Increment, { amount: 1 }], 42 as never, [Increment, {
+        amount: 2
+      }]], { haltOnError: true })
+      assert.strictEqual(halted.state.count, 1)
     }))
 
   it.effect("the state is validated after every instruction", () =>
@@ -657,22 +674,39 @@ describe("docs/agents.md: hooks", () => {
       }
     }))
 
-  it.effect("neither hook runs for malformed input or an unrouted signal", () =>
+  it.effect("onAfterCmd always runs, with the instructions that ran: malformed input, an unrouted signal", () =>
     Effect.gen(function*() {
-      let calls = 0
+      const seen: Array<{ readonly errors: ReadonlyArray<string>; readonly ran: ReadonlyArray<unknown> }> = []
       const Hooked = Agent.make({
         name: "hooked",
         state: CounterState,
         routes: [["increment", Increment]],
-        onBeforeCmd: (_a, i) => (calls++, i),
-        onAfterCmd: (a, d) => (calls++, [a, d])
+        onAfterCmd: (a, d, instructions) => {
+          seen.push({
+            errors: d.filter(Directive.is("Error")).map((e) => (e.error as { _tag: string })._tag),
+            ran: instructions.map((i) => i.action)
+          })
+          return [a, d]
+        }
       })
       const agent = yield* Hooked.new()
       yield* Hooked.cmd(agent, 42 as never)
       yield* Hooked.handle(agent, yield* Signal.make("nothing", undefined, { source: "/t" }))
-      assert.strictEqual(calls, 0)
-      yield* Hooked.cmd(agent, [Increment, { amount: 1 }])
-      assert.strictEqual(calls, 2)
+      yield* Hooked.cmd(agent, [[Increment, { amount: 1 }], [Increment, { amount: 0 }], Reset], { haltOnError: true })
+      assert.deepStrictEqual(seen, [
+        { errors: ["InvalidInstruction"], ran: [] },
+        { errors: ["NoRoute"], ran: [] },
+        { errors: ["InvalidParams"], ran: [Increment, Increment] }
+      ])
+
+      const Failing = Agent.make({
+        name: "failing",
+        state: CounterState,
+        onBeforeCmd: () => assert.fail("before boom"),
+        onAfterCmd: (a, d, instructions) => (seen.push({ errors: d.map((e) => e._tag), ran: instructions }), [a, d])
+      })
+      yield* Failing.cmd(yield* Failing.new(), [Increment, { amount: 1 }])
+      assert.deepStrictEqual(seen[3], { errors: ["Error"], ran: [] })
     }))
 })
 
@@ -882,7 +916,7 @@ describe("docs/agents.md: directives", () => {
       assert.isTrue(Result.isFailure(Directive.encode(ok(Directive.spawnAgent(Counter, "w")))))
       assert.isTrue(Result.isFailure(Directive.encode(ok(Directive.runInstruction([Reset, {}])))))
 
-      // signals encode as CloudEvents JSON; Kido's action errors keep their class; other errors become { name, message }
+      // signals encode as CloudEvents JSON; Kido's typed errors keep their class; other errors become { name, message }
       const tick = yield* Signal.make("heartbeat.tick", {}, { source: "/scheduler" })
       const emitJson = ok(Directive.encode(ok(Directive.emit(tick))))
       assert.strictEqual((emitJson.signal as { specversion: string }).specversion, "1.0")
@@ -897,8 +931,20 @@ describe("docs/agents.md: directives", () => {
       )
       const json = ok(Directive.encode(invalid[0]!))
       assert.deepStrictEqual(json.error, {
-        name: "@kido/core/InvalidState",
-        message: "Invalid state for agent \"counter\": at count: Expected a value greater than or equal to 0"
+        _tag: "InvalidState",
+        agent: "counter",
+        issues: [{ path: ["count"], message: "Expected a value greater than or equal to 0" }]
+      })
+      const invalidBack = ok(Directive.decode(json))
+      if (invalidBack._tag !== "Error") return assert.fail("expected an Error directive")
+      assert.instanceOf(invalidBack.error, Agent.InvalidState)
+      assert.strictEqual(
+        (invalidBack.error as Agent.InvalidState).message,
+        "Invalid state for agent \"counter\": at count: Expected a value greater than or equal to 0"
+      )
+      assert.deepStrictEqual(ok(Directive.encode(Directive.error(new Error("boom"), "hook"))).error, {
+        name: "Error",
+        message: "boom"
       })
 
       const codec = Schema.toCodecJson(Directive.schema([SendEmail]))
@@ -1010,27 +1056,72 @@ describe("docs/agents.md: schedules and introspection", () => {
     const cron = Agent.make({
       name: "reports",
       state: Schema.Struct({}),
+      routes: [["report.*", Reset]],
       schedules: [
         { cron: "0 9 * * 1-5", timezone: "Europe/Paris", signal: "report.daily" },
         { cron: "*/10 * * * * *", signal: "report.often", jobId: "often" },
-        { every: 1500, signal: "report.fast" }
+        { every: 1500, signal: "report.fast" },
+        { cron: "@daily", action: Reset }
       ]
     })
-    assert.deepStrictEqual(cron.schedules.map((s) => [s._tag, s.jobId]), [["Cron", "report.daily"], ["Cron", "often"], [
-      "Interval",
-      "report.fast"
-    ]])
-    const invalid: ReadonlyArray<ReadonlyArray<Agent.ScheduleSpec>> = [
-      [{ every: "1 minute", signal: "a..b" }],
-      [{ cron: "every day", signal: "tick" }],
-      [{ cron: "0 9 * * *", timezone: "Mars/Base", signal: "tick" }],
-      [{ every: -1, signal: "tick" }],
-      [{ every: "1 minute", signal: "tick", jobId: "" }],
-      [{ every: "1 minute", signal: "tick" }, { every: "2 minutes", signal: "tick" }]
-    ]
+    assert.deepStrictEqual(cron.schedules.map((s) => [s._tag, s.jobId]), [
+      ["Cron", "report.daily"],
+      ["Cron", "often"],
+      ["Interval", "report.fast"],
+      ["Cron", "reset"]
+    ])
     assert.strictEqual(cron.schedules[2]?._tag === "Interval" && cron.schedules[2].everyMillis, 1500)
-    for (const schedules of invalid) definitionError({ name: "a", state: Schema.Struct({}), schedules })
+    const daily = cron.schedules[3]!
+    assert.strictEqual(daily._tag === "Cron" && daily.cron, "0 0 * * *", "the nickname expanded")
+    if (daily.action === undefined) return assert.fail("expected an action schedule")
+    assert.strictEqual(daily.action, Reset)
+    assert.deepStrictEqual(daily.params, {})
+    assert.strictEqual(daily.signal, undefined)
+    const invalid: ReadonlyArray<readonly [ReadonlyArray<unknown>, string]> = [
+      [[{ every: "1 minute", signal: "a..b" }], "valid signal type"],
+      [[{ cron: "every day", signal: "tick" }], "not a valid cron expression"],
+      [[{ cron: "0 9 * * *", timezone: "Mars/Base", signal: "tick" }], "timezone must be"],
+      [[{ every: -1, signal: "tick" }], "positive"],
+      [[{ every: "1 minute", signal: "tick", jobId: "" }], "jobId"],
+      [[{ every: "1 minute", signal: "tick" }, { every: "2 minutes", signal: "tick" }], "used twice"],
+      [[{ every: "1 minute", cron: "@daily", signal: "tick" }], "both cron and every"],
+      [[{ every: "1 minute", signal: "tick", action: Reset }], "exactly one of signal"],
+      [[{ every: "1 minute" }], "exactly one of signal"],
+      [[{ every: "1 minute", signal: "tock" }], "schedule \"tock\" sends signal \"tock\", which no route"],
+      [[{ every: "1 minute", action: Increment, params: { amount: 0 } }], "Invalid params"]
+    ]
+    for (const [schedules, reason] of invalid) {
+      assert.include(
+        definitionError({ name: "a", state: CounterState, routes: [["tick", Reset]], schedules: schedules as never }),
+        reason
+      )
+    }
   })
+
+  it.effect("an action schedule: resolved, then run with cmd", () =>
+    Effect.gen(function*() {
+      const Nightly = Agent.make({
+        name: "nightly",
+        state: CounterState,
+        schedules: [{ cron: "@daily", action: Reset }]
+      })
+      const schedule = Nightly.schedules[0]!
+      if (schedule.action === undefined) return assert.fail("expected an action schedule")
+      assert.deepStrictEqual({ ...schedule, instruction: "…" }, {
+        _tag: "Cron",
+        cron: "0 0 * * *",
+        timezone: undefined,
+        action: Reset,
+        params: {},
+        instruction: "…",
+        jobId: "reset",
+        origin: "agent"
+      })
+      const agent = yield* Nightly.new({ state: { count: 4 } })
+      const [reset, directives] = yield* Nightly.cmd(agent, schedule.instruction)
+      assert.deepStrictEqual(directives, [])
+      assert.strictEqual(reset.state.count, 0)
+    }))
 
   it("introspection", () => {
     assert.strictEqual(Counter.name, "counter")

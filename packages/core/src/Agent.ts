@@ -15,13 +15,15 @@
  *
  * @since 0.1.0
  */
-import { Cron, Duration, Effect, Predicate, Result, Schema } from "effect"
+import { Duration, Effect, Predicate, Result, Schema, SchemaAST } from "effect"
 import * as Action from "./Action.ts"
 import * as ActionError from "./ActionError.ts"
 import * as Directive from "./Directive.ts"
 import * as Exec from "./Exec.ts"
 import * as IdGenerator from "./IdGenerator.ts"
 import * as Instruction from "./Instruction.ts"
+import { HookFailed, InvalidState, UnknownAction } from "./internal/agentError.ts"
+import * as directiveChecks from "./internal/directive.ts"
 import * as Plugin from "./Plugin.ts"
 import * as Router from "./Router.ts"
 import type * as Signal from "./Signal.ts"
@@ -166,17 +168,22 @@ export interface RouteTarget {
 }
 
 /**
- * A schedule declared by an agent or a plugin: a cron expression (with an optional IANA time zone) or an
- * interval, and the signal type to send the agent each time. The runtime registers these when the agent
- * starts; the signal type must be routed (a plugin's is prefixed like its routes).
+ * A schedule declared by an agent or a plugin: when (a cron expression, with an optional IANA time zone, or
+ * an interval) and what (a signal type to send the agent, or an action to run with `params`). The runtime
+ * registers these when the agent starts. A signal type must be routed by the agent (a plugin's is prefixed
+ * like its routes); an action runs as an instruction (a plugin's on the plugin's slice). The cron expression
+ * may be a nickname (`@daily`, `@hourly`, ...), as for `Directive.cron`.
  *
  * @example
  * ```ts
- * import type { Agent } from "@kido/core"
+ * import { Effect } from "effect"
+ * import { Action, type Agent } from "@kido/core"
  *
+ * const Compact = Action.make({ name: "compact", run: () => Effect.succeed({}) })
  * const schedules: ReadonlyArray<Agent.ScheduleSpec> = [
  *   { cron: "0 9 * * 1-5", timezone: "Europe/Paris", signal: "report.daily" },
- *   { every: "30 seconds", signal: "heartbeat.tick", jobId: "heartbeat" }
+ *   { every: "30 seconds", signal: "heartbeat.tick", jobId: "heartbeat" },
+ *   { cron: "@daily", action: Compact, params: {} }
  * ]
  * ```
  *
@@ -184,16 +191,21 @@ export interface RouteTarget {
  * @since 0.1.0
  */
 export type ScheduleSpec =
-  | {
-    readonly cron: string
-    readonly timezone?: string | undefined
-    readonly signal: string
-    readonly jobId?: string | undefined
-  }
-  | { readonly every: Duration.Input; readonly signal: string; readonly jobId?: string | undefined }
+  & (
+    | { readonly cron: string; readonly timezone?: string | undefined; readonly every?: undefined }
+    | { readonly every: Duration.Input; readonly cron?: undefined; readonly timezone?: undefined }
+  )
+  & (
+    | { readonly signal: string; readonly action?: undefined; readonly params?: undefined }
+    | { readonly action: Action.Any; readonly params?: unknown; readonly signal?: undefined }
+  )
+  & { readonly jobId?: string | undefined }
 
 /**
- * A schedule as the definition lists it for the runtime: resolved signal type, job id and origin.
+ * A schedule as the definition lists it for the runtime: the cron expression (nicknames expanded) or the
+ * interval, then either the signal type to send (prefixed for a plugin) or the action to run with its
+ * params, with `instruction` ready for `cmd` (it runs a plugin's action on its plugin's slice); the job id
+ * (the signal type or the action name, prefixed for a plugin, unless given) and where it was declared.
  *
  * @example
  * ```ts
@@ -206,27 +218,28 @@ export type ScheduleSpec =
  *   jobId: "heartbeat.tick",
  *   origin: "agent"
  * }
+ * const run = (definition: Agent.Definition<unknown>, agent: Agent.Agent<unknown>) =>
+ *   definition.schedules.flatMap((s) => s.action === undefined ? [] : [definition.cmd(agent, s.instruction)])
  * ```
  *
  * @category models
  * @since 0.1.0
  */
 export type Schedule =
-  | {
-    readonly _tag: "Cron"
-    readonly cron: string
-    readonly timezone: string | undefined
-    readonly signal: string
-    readonly jobId: string
-    readonly origin: string
-  }
-  | {
-    readonly _tag: "Interval"
-    readonly everyMillis: number
-    readonly signal: string
-    readonly jobId: string
-    readonly origin: string
-  }
+  & (
+    | { readonly _tag: "Cron"; readonly cron: string; readonly timezone: string | undefined }
+    | { readonly _tag: "Interval"; readonly everyMillis: number }
+  )
+  & (
+    | { readonly signal: string; readonly action?: undefined }
+    | {
+      readonly signal?: undefined
+      readonly action: Action.Any
+      readonly params: unknown
+      readonly instruction: Instruction.Instruction
+    }
+  )
+  & { readonly jobId: string; readonly origin: string }
 
 /**
  * Per-call options of `cmd`: `timeout`, `maxRetries`, `backoff`, `retryOn` (handed to `Exec.run` for
@@ -362,80 +375,54 @@ export class InvalidAgentDefinition
   }
 }
 
-/**
- * A state does not satisfy the agent's schema: `issues` lists where and what (the path starts with the
- * plugin state key for a plugin's slice).
- *
- * @example
- * ```ts
- * import { Agent } from "@kido/core"
- *
- * new Agent.InvalidState({ agent: "counter", issues: [{ path: ["count"], message: "Expected number" }] }).message
- * // => 'Invalid state for agent "counter": at count: Expected number'
- * ```
- *
- * @category errors
- * @since 0.1.0
- */
-export class InvalidState extends Schema.TaggedError<InvalidState>("@kido/core/InvalidState")("InvalidState", {
-  agent: Schema.String,
-  issues: Schema.Array(
-    Schema.Struct({ path: Schema.Array(Schema.Union([Schema.String, Schema.Number])), message: Schema.String })
-  )
-}) {
-  override get message(): string {
-    return `Invalid state for agent "${this.agent}": ${
-      this.issues.map((i) => `at ${i.path.length === 0 ? "(root)" : i.path.join(".")}: ${i.message}`).join("; ")
-    }`
-  }
-}
-
-/**
- * An instruction named an action the agent does not have.
- *
- * @example
- * ```ts
- * import { Agent } from "@kido/core"
- *
- * new Agent.UnknownAction({ agent: "counter", action: "multiply" }).message
- * // => 'Agent "counter" has no action "multiply"'
- * ```
- *
- * @category errors
- * @since 0.1.0
- */
-export class UnknownAction extends Schema.TaggedError<UnknownAction>("@kido/core/UnknownAction")("UnknownAction", {
-  agent: Schema.String,
-  action: Schema.String
-}) {
-  override get message(): string {
-    return `Agent "${this.agent}" has no action "${this.action}"`
-  }
-}
-
-/**
- * A hook (`onBeforeCmd`, `onAfterCmd`, a plugin's `mount`, a route's params function) threw or returned
- * something unusable.
- *
- * @example
- * ```ts
- * import { Agent } from "@kido/core"
- *
- * new Agent.HookFailed({ agent: "counter", hook: "onAfterCmd", reason: "boom" }).message
- * // => 'Hook onAfterCmd of agent "counter" failed: boom'
- * ```
- *
- * @category errors
- * @since 0.1.0
- */
-export class HookFailed extends Schema.TaggedError<HookFailed>("@kido/core/HookFailed")("HookFailed", {
-  agent: Schema.String,
-  hook: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `Hook ${this.hook} of agent "${this.agent}" failed: ${this.reason}`
-  }
+export {
+  /**
+   * A hook (`onBeforeCmd`, `onAfterCmd`, a plugin's `mount`, a route's params function) threw or returned
+   * something unusable.
+   *
+   * @example
+   * ```ts
+   * import { Agent } from "@kido/core"
+   *
+   * new Agent.HookFailed({ agent: "counter", hook: "onAfterCmd", reason: "boom" }).message
+   * // => 'Hook onAfterCmd of agent "counter" failed: boom'
+   * ```
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  HookFailed,
+  /**
+   * A state does not satisfy the agent's schema: `issues` lists where and what (the path starts with the
+   * plugin state key for a plugin's slice).
+   *
+   * @example
+   * ```ts
+   * import { Agent } from "@kido/core"
+   *
+   * new Agent.InvalidState({ agent: "counter", issues: [{ path: ["count"], message: "Expected number" }] }).message
+   * // => 'Invalid state for agent "counter": at count: Expected number'
+   * ```
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  InvalidState,
+  /**
+   * An instruction named an action the agent does not have.
+   *
+   * @example
+   * ```ts
+   * import { Agent } from "@kido/core"
+   *
+   * new Agent.UnknownAction({ agent: "counter", action: "multiply" }).message
+   * // => 'Agent "counter" has no action "multiply"'
+   * ```
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  UnknownAction
 }
 
 // -----------------------------------------------------------------------------
@@ -467,15 +454,25 @@ export interface MakeOptions<SS extends Schema.Codec<any, any, never, never>> {
   readonly actions?: ReadonlyArray<Action.Any> | undefined
   readonly plugins?: ReadonlyArray<Plugin.Plugin | Plugin.Mounted> | undefined
   readonly schedules?: ReadonlyArray<ScheduleSpec> | undefined
-  /** Pure; runs once per `cmd` and may rewrite the instructions. */
+  /**
+   * Pure; runs once per `cmd` (and `handle`) and may rewrite the instructions. It is given the well-formed
+   * instructions; the `Error` directives of malformed elements come first in the result.
+   */
   readonly onBeforeCmd?:
     | ((agent: Agent<SS["Type"]>, instructions: ReadonlyArray<Instruction.Instruction>) => Instruction.Input)
     | undefined
-  /** Pure; runs once per `cmd` after the instructions and may derive state or edit the directives. */
+  /**
+   * Pure; runs once per `cmd` (and `handle`) at the end and may derive state or edit the directives. It
+   * always runs, with the `Error` directive among `directives`, also when `onBeforeCmd` failed or `handle`
+   * found no route (then `instructions` is empty). `instructions` are those that ran, in order, failed ones
+   * included (not those skipped by `haltOnError`, nor unknown action names). It does not run when the agent
+   * given to `cmd` has an invalid state, nor after a defect caught with context `"cmd"`.
+   */
   readonly onAfterCmd?:
     | ((
       agent: Agent<SS["Type"]>,
-      directives: ReadonlyArray<Directive.Directive>
+      directives: ReadonlyArray<Directive.Directive>,
+      instructions: ReadonlyArray<Instruction.Instruction>
     ) => readonly [Agent<SS["Type"]>, ReadonlyArray<Directive.Directive>])
     | undefined
 }
@@ -523,42 +520,129 @@ const parseRoute = (spec: unknown): Parsed | string => {
 const isParamsSource = (u: unknown): u is ParamsSource =>
   u === "data" || typeof u === "function" || (Predicate.isObject(u) && !Array.isArray(u))
 
-const resolveSchedule = (spec: unknown, prefix: string | undefined, origin: string): Schedule | string => {
-  if (!Predicate.isObject(spec)) return "a schedule must be { cron, signal } or { every, signal }"
-  const s = spec as Record<string, unknown>
-  if (typeof s.signal !== "string" || !Router.isValidType(s.signal)) {
-    return `schedule signal must be a valid signal type, got ${JSON.stringify(s.signal)}`
+const scheduleKeys: ReadonlySet<string> = new Set(["cron", "timezone", "every", "signal", "action", "params", "jobId"])
+
+/**
+ * Checks and resolves one schedule of the agent (`mount` undefined) or of a mounted plugin; returns the reason
+ * when it is malformed. The cron checks are `Directive.cron`'s.
+ */
+const resolveSchedule = (
+  spec: unknown,
+  mount: Plugin.Mounted | undefined,
+  router: Router.Router<RouteTarget, Signal.Signal>
+): Schedule | string => {
+  if (!Predicate.isObject(spec) || Array.isArray(spec)) {
+    return "a schedule must be an object: { cron or every, signal or action, ... }"
   }
-  const signal = prefix === undefined ? s.signal : `${prefix}.${s.signal}`
+  const s = spec as Record<string, unknown>
+  const unknownKey = directiveChecks.unknownKeys(s, scheduleKeys)[0]
+  if (unknownKey !== undefined) {
+    return `a schedule has an unknown key ${directiveChecks.show(unknownKey)} (the keys are ${
+      [...scheduleKeys].join(", ")
+    })`
+  }
+  const prefix = mount?.routePrefix
+  const origin = mount === undefined ? "agent" : `plugin ${mount.plugin.name}`
   if (s.jobId !== undefined && (typeof s.jobId !== "string" || s.jobId === "")) {
     return "schedule jobId must be a non-empty string"
   }
-  const jobId = (s.jobId as string | undefined) ?? signal
-  if (typeof s.cron === "string") {
-    if (s.timezone !== undefined && typeof s.timezone !== "string") return "schedule timezone must be a string"
-    let parsed: Result.Result<unknown, unknown>
-    try {
-      parsed = Cron.parse(s.cron, s.timezone as string | undefined)
-    } catch (error) {
-      return `schedule "${s.cron}" is invalid: ${describe(error)}`
-    }
-    if (Result.isFailure(parsed)) return `schedule cron "${s.cron}" is invalid: ${describe(parsed.failure)}`
-    return { _tag: "Cron", cron: s.cron, timezone: s.timezone as string | undefined, signal, jobId, origin }
+
+  // what: a signal the agent routes, or an action with its params
+  if ((s.signal === undefined) === (s.action === undefined)) {
+    return "a schedule must have exactly one of signal (a signal type) and action"
   }
+  // the fields of Schedule's second part (signal, or action, params and instruction), with the job id and origin
+  let target: { readonly jobId: string; readonly origin: string; readonly [key: string]: unknown }
+  if (s.action === undefined) {
+    if (!Router.isValidType(s.signal)) {
+      return `schedule signal must be a valid signal type, got ${directiveChecks.show(s.signal)}`
+    }
+    if (s.params !== undefined) return `schedule of signal "${s.signal}": params go with an action, not a signal`
+    const signal = prefix === undefined ? s.signal : `${prefix}.${s.signal}`
+    const jobId = (s.jobId as string | undefined) ?? signal
+    if (!Router.list(router).some((route) => Router.matches(signal, route.pattern))) {
+      return `schedule "${jobId}" sends signal "${signal}", which no route of the agent matches`
+    }
+    target = { signal, jobId, origin }
+  } else {
+    if (!Action.isAction(s.action)) return `schedule action must be an action, got ${directiveChecks.show(s.action)}`
+    const action = s.action
+    const jobId = (s.jobId as string | undefined) ?? (prefix === undefined ? action.name : `${prefix}.${action.name}`)
+    const params = s.params ?? {}
+    const decoded = Action.decodeParams(action, params)
+    if (Result.isFailure(decoded)) return `schedule "${jobId}": ${decoded.failure.message}`
+    const context = mount === undefined ? {} : { [scopeKey]: mount.stateKey }
+    target = { action, params, instruction: Instruction.make(action, params, context), jobId, origin }
+  }
+
+  // when: a cron expression (in a time zone) or an interval, not both
+  if (s.cron !== undefined && s.every !== undefined) return `schedule "${target.jobId}" has both cron and every`
+  if (s.cron !== undefined) {
+    const cron = directiveChecks.cronExpression(s.cron)
+    if (typeof cron === "string") return `schedule "${target.jobId}": cron ${cron}`
+    if (s.timezone !== undefined) {
+      const reason = directiveChecks.checkTimeZone(s.timezone)
+      if (reason !== undefined) return `schedule "${target.jobId}": ${reason}`
+    }
+    return { _tag: "Cron", cron: cron.expression, timezone: s.timezone as string | undefined, ...target } as Schedule
+  }
+  if (s.timezone !== undefined) return `schedule "${target.jobId}": timezone goes with cron, not every`
   if (s.every !== undefined) {
-    const every = typeof s.every === "number" && Number.isNaN(s.every)
-      ? undefined
-      : Duration.fromInput(s.every as never)
-    const millis = every === undefined || every._tag === "None" ? Number.NaN : Duration.toMillis(every.value)
-    if (!(millis > 0) || !Number.isFinite(millis)) {
-      return `schedule every must be a positive duration, got ${String(s.every)}`
+    const millis = directiveChecks.delayMillis(s.every)
+    if (typeof millis === "string" || millis <= 0) {
+      return `schedule "${target.jobId}": every must be a positive duration (such as "30 seconds" or 30000 ms), ` +
+        `got ${directiveChecks.show(s.every)}`
     }
-    return { _tag: "Interval", everyMillis: millis, signal, jobId, origin }
+    return { _tag: "Interval", everyMillis: millis, ...target } as Schedule
   }
-  return "a schedule must have a cron expression or an every interval"
+  return `schedule "${target.jobId}" must have a cron expression or an every interval`
 }
 
 const decodeOptions = { errors: "all", onExcessProperty: "error" } as const
+
+/**
+ * The base of a class whose private fields stamp plain objects: its constructor returns the object it is given,
+ * so a subclass's private fields are added to that object (the "return override" idiom). The object keeps its
+ * prototype and its keys, and the stamp is invisible to spreads, JSON and deep equality, is not copied, and
+ * can be read only by the subclass. A WeakSet of objects did the same at several times the cost per `cmd`
+ * (most of it garbage collection of the weak entries).
+ */
+// oxlint-disable-next-line typescript/no-extraneous-class -- the constructor's returned object is the point
+class Stamp {
+  constructor(target: object) {
+    return target as Stamp
+  }
+}
+
+type Validator = (input: unknown, options: typeof decodeOptions) => Result.Result<unknown, Schema.SchemaError>
+
+/**
+ * One validator per field of a plain struct state schema (type side), each a one-field struct so that its
+ * issues carry the field's path; `undefined` when the schema has struct-level checks, index signatures or
+ * fields that do not match its AST, where only the full decode is exact.
+ */
+const incrementalValidators = (
+  schema: Schema.Struct<Schema.Struct.Fields>
+): ReadonlyArray<readonly [string, Validator]> | undefined => {
+  const ast = Schema.toType(schema).ast
+  const keys = Object.keys(schema.fields)
+  if (
+    !SchemaAST.isObjects(ast) || ast.checks !== undefined || ast.indexSignatures.length > 0 ||
+    ast.propertySignatures.length !== keys.length ||
+    ast.propertySignatures.some((ps) => typeof ps.name !== "string" || !Object.hasOwn(schema.fields, ps.name))
+  ) return undefined
+  return keys.map((key) =>
+    [key, Schema.decodeUnknownResult(Schema.toType(Schema.Struct({ [key]: schema.fields[key]! })))] as const
+  )
+}
+
+/** Whether two objects have the same own enumerable string keys. */
+const sameKeys = (a: object, b: object): boolean => {
+  const keys = Object.keys(b)
+  if (keys.length !== Object.keys(a).length) return false
+  for (const key of keys) if (!Object.hasOwn(a, key)) return false
+  return true
+}
 
 /**
  * Builds an agent definition, or returns why it is malformed.
@@ -674,17 +758,21 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
   if (Result.isFailure(router)) return fail(router.failure.message)
 
   const schedules: Array<Schedule> = []
-  for (const spec of options.schedules ?? []) {
-    const schedule = resolveSchedule(spec, undefined, "agent")
-    if (typeof schedule === "string") return fail(schedule)
-    schedules.push(schedule)
-  }
-  for (const m of mounted) {
-    for (const spec of m.plugin.schedules) {
-      const schedule = resolveSchedule(spec, m.routePrefix, `plugin ${m.plugin.name}`)
-      if (typeof schedule === "string") return fail(`plugin "${m.plugin.name}": ${schedule}`)
+  const addSchedules = (declared: ReadonlyArray<unknown>, mount: Plugin.Mounted | undefined) => {
+    for (const spec of declared) {
+      const schedule = resolveSchedule(spec, mount, router.success)
+      if (typeof schedule === "string") return schedule
+      const conflict = schedule.action === undefined ? undefined : addAction(schedule.action)
+      if (conflict !== undefined) return conflict
       schedules.push(schedule)
     }
+    return undefined
+  }
+  problem = addSchedules(options.schedules ?? [], undefined)
+  if (problem !== undefined) return fail(problem)
+  for (const m of mounted) {
+    problem = addSchedules(m.plugin.schedules, m)
+    if (problem !== undefined) return fail(`plugin "${m.plugin.name}": ${problem}`)
   }
   const jobIds = new Set<string>()
   for (const schedule of schedules) {
@@ -700,6 +788,21 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
   const decodeInitial = Schema.decodeUnknownResult(stateSchema)
   const invalidState = (issues: ReadonlyArray<{ path: ReadonlyArray<string | number>; message: string }>) =>
     new InvalidState({ agent: name, issues })
+
+  // Agents made by new and cmd carry the state they were checked with in a private field of this definition,
+  // so `cmd` trusts that state and checks any other fully first (see `Stamp`).
+  class Checked extends Stamp {
+    #state: unknown
+    constructor(agent: Agent<unknown>) {
+      super(agent)
+      this.#state = agent.state
+    }
+    static has(agent: Agent<unknown>): boolean {
+      const state = agent.state
+      return #state in agent && agent.#state === state
+    }
+  }
+  const seal = <A extends Agent<unknown>>(agent: A): A => new Checked(agent) as unknown as A
 
   const validate = (state: unknown): Result.Result<S, InvalidState> => {
     if (!Predicate.isObject(state) || Array.isArray(state)) {
@@ -720,7 +823,35 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
         issues.push(...issuesOf(slice.failure.issue).map((i) => ({ ...i, path: [key, ...i.path] })))
       }
     }
-    return issues.length === 0 ? Result.succeed(state as S) : Result.fail(invalidState(issues))
+    return issues.length > 0 ? Result.fail(invalidState(issues)) : Result.succeed(state as S)
+  }
+
+  // Incremental validation after an instruction: `previous` is valid (the caller knows it); with a plain
+  // struct (no struct-level checks, no index signatures) and the same keys, only the fields and plugin slices whose value
+  // changed by reference can break the schema, so only they are decoded (each with a one-field struct built
+  // here, so issues and messages are the full decode's). Anything else falls back to the full decode.
+  const fieldValidators = incrementalValidators(stateSchema)
+  const validateChange = (previous: unknown, next: unknown): Result.Result<S, InvalidState> => {
+    if (
+      fieldValidators === undefined || !Predicate.isObject(previous) || !Predicate.isObject(next) ||
+      Array.isArray(next) || !sameKeys(previous, next)
+    ) return validate(next)
+    const before = previous as Record<string, unknown>
+    const after = next as Record<string, unknown>
+    const issues: Array<ActionError.Issue> = []
+    for (const [key, check] of fieldValidators) {
+      if (after[key] === before[key]) continue
+      const result = check({ [key]: after[key] }, decodeOptions)
+      if (Result.isFailure(result)) issues.push(...issuesOf(result.failure.issue))
+    }
+    for (const [key, check] of sliceValidators) {
+      if (after[key] === before[key]) continue
+      const slice = check(after[key], decodeOptions)
+      if (Result.isFailure(slice)) {
+        issues.push(...issuesOf(slice.failure.issue).map((i) => ({ ...i, path: [key, ...i.path] })))
+      }
+    }
+    return issues.length > 0 ? Result.fail(invalidState(issues)) : Result.succeed(next as S)
   }
 
   const definition: Definition<S> = Object.assign(Object.create(Proto), {
@@ -789,7 +920,7 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
       }
       const valid = validate(state)
       if (Result.isFailure(valid)) return yield* valid.failure
-      return { id, name, state: valid.success } satisfies Agent<S>
+      return seal({ id, name, state: valid.success } satisfies Agent<S>)
     })
 
   // a plugin's action run by `cmd` (not through a routed signal) works on its plugin's slice when exactly one
@@ -805,52 +936,33 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
       const parsed = parseRoute(spec)
       if (typeof parsed !== "string") own.add(parsed.action)
     }
+    for (const schedule of schedules) {
+      if (schedule.origin === `plugin ${m.plugin.name}` && schedule.action !== undefined) own.add(schedule.action)
+    }
     for (const action of own) owners.set(action, [...(owners.get(action) ?? []), m.stateKey])
   }
   const pluginScopes = new Map<Action.Any, string>()
   for (const [action, keys] of owners) {
     if (keys.length === 1 && !agentActions.has(action)) pluginScopes.set(action, keys[0]!)
   }
-  pluginScopesOf.set(definition, pluginScopes)
+  const internals: Internals = {
+    name,
+    router: router.success,
+    actions,
+    pluginScopes,
+    onBeforeCmd: options.onBeforeCmd,
+    onAfterCmd: options.onAfterCmd,
+    isChecked: (agent) => Checked.has(agent),
+    seal,
+    validate,
+    validateChange
+  }
 
   mutable.cmd = (agent: Agent<S>, input: Instruction.Input, cmdOptions?: CmdOptions) =>
-    runCmd(definition, actions, options as MakeOptions<any>, agent, input, cmdOptions)
+    runCmd(internals, agent, input, cmdOptions)
 
   mutable.handle = (agent: Agent<S>, signal: Signal.Signal, cmdOptions?: CmdOptions) =>
-    Effect.suspend(() => {
-      const routed = Router.route(definition.router, signal)
-      if (Result.isFailure(routed)) {
-        return Effect.succeed([agent, [Directive.error(routed.failure, "routing")]] as CmdResult<S>)
-      }
-      const instructions: Array<Instruction.Instruction> = []
-      for (const target of routed.success) {
-        let params: unknown
-        try {
-          params = target.params === "data"
-            ? signal.data ?? {}
-            : typeof target.params === "function"
-            ? target.params(signal)
-            : target.params
-        } catch (error) {
-          return Effect.succeed(
-            [agent, [
-              Directive.error(
-                new HookFailed({
-                  agent: name,
-                  hook: `params of route to "${target.action.name}"`,
-                  reason: describe(error)
-                }),
-                "routing"
-              )
-            ]] as CmdResult<S>
-          )
-        }
-        instructions.push(
-          Instruction.make(target.action, params, target.scope === undefined ? {} : { [scopeKey]: target.scope })
-        )
-      }
-      return definition.cmd(agent, instructions, { ...cmdOptions, signal })
-    })
+    runCmd(internals, agent, new RoutedSignal(signal), { ...cmdOptions, signal })
 
   return Result.succeed(definition)
 }
@@ -982,160 +1094,231 @@ const scopeKey: unique symbol = Symbol.for("@kido/core/Agent/scope") as never
 
 const issuesOf = ActionError.issuesOf
 
-const runCmd = <S>(
-  definition: Definition<S>,
-  actions: ReadonlyMap<string, Action.Any>,
-  options: MakeOptions<any>,
-  agent: Agent<S>,
-  input: Instruction.Input,
+/** What `cmd` needs of its definition. */
+interface Internals {
+  readonly name: string
+  readonly router: Router.Router<RouteTarget, Signal.Signal>
+  readonly actions: ReadonlyMap<string, Action.Any>
+  /** The plugin state key a plugin's action works on when `cmd` runs it directly. */
+  readonly pluginScopes: ReadonlyMap<Action.Any, string>
+  readonly onBeforeCmd: MakeOptions<any>["onBeforeCmd"]
+  readonly onAfterCmd: MakeOptions<any>["onAfterCmd"]
+  /** Whether an agent was made by `new` or `cmd` with the state it has, so that state satisfies the schemas. */
+  readonly isChecked: (agent: Agent<unknown>) => boolean
+  /** Marks an agent of ours whose state is checked (see `isChecked`) and returns it. */
+  readonly seal: <A extends Agent<unknown>>(agent: A) => A
+  readonly validate: (state: unknown) => Result.Result<unknown, InvalidState>
+  /** Validates `next`, given that `previous` is valid: only what changed by reference is decoded again. */
+  readonly validateChange: (previous: unknown, next: unknown) => Result.Result<unknown, InvalidState>
+}
+
+/** The input `handle` gives `cmd`: a signal to route. */
+class RoutedSignal {
+  readonly signal: Signal.Signal
+  constructor(signal: Signal.Signal) {
+    this.signal = signal
+  }
+}
+
+type AnyResult = CmdResult<unknown>
+
+/** Routes a signal to instructions (params from each route), or the `Error` directive saying why not. */
+const routeSignal = (
+  internals: Internals,
+  signal: Signal.Signal
+): { readonly input: ReadonlyArray<Instruction.Instruction> } | { readonly failed: ReadonlyArray<Directive.Error> } => {
+  const routed = Router.route(internals.router, signal)
+  if (Result.isFailure(routed)) return { failed: [Directive.error(routed.failure, "routing")] }
+  const instructions: Array<Instruction.Instruction> = []
+  for (const target of routed.success) {
+    let params: unknown
+    try {
+      params = target.params === "data"
+        ? signal.data ?? {}
+        : typeof target.params === "function"
+        ? target.params(signal)
+        : target.params
+    } catch (error) {
+      const hook = `params of route to "${target.action.name}"`
+      return {
+        failed: [Directive.error(new HookFailed({ agent: internals.name, hook, reason: describe(error) }), "routing")]
+      }
+    }
+    instructions.push(
+      Instruction.make(target.action, params, target.scope === undefined ? {} : { [scopeKey]: target.scope })
+    )
+  }
+  return { input: instructions }
+}
+
+const runCmd = (
+  internals: Internals,
+  agent: Agent<unknown>,
+  input: unknown,
   cmdOptions: CmdOptions | undefined
-): Effect.Effect<CmdResult<S>> =>
+): Effect.Effect<AnyResult> =>
   Effect.catchDefect(
-    runCmdUnsafe(definition, actions, options, agent, input, cmdOptions),
+    runCmdUnsafe(internals, agent, input, cmdOptions),
     // the last line of defence of "cmd never fails": hostile input (a throwing proxy, a getter) that got past
     // the checks becomes an Error directive, and the agent stays as it was
-    (defect) => Effect.succeed([agent, [Directive.error(defect, "cmd")]] as CmdResult<S>)
+    (defect) => Effect.succeed([agent, [Directive.error(defect, "cmd")]] as AnyResult)
   )
 
-const pluginScopesOf = new WeakMap<object, ReadonlyMap<Action.Any, string>>()
+const hookFailed = (internals: Internals, hook: string, reason: string): Directive.Error =>
+  Directive.error(new HookFailed({ agent: internals.name, hook, reason }), "hook")
 
-const runCmdUnsafe = <S>(
-  definition: Definition<S>,
-  actions: ReadonlyMap<string, Action.Any>,
-  options: MakeOptions<any>,
-  agent: Agent<S>,
-  input: Instruction.Input,
-  cmdOptions: CmdOptions | undefined
-): Effect.Effect<CmdResult<S>> =>
-  Effect.gen(function*() {
-    const name = definition.name
-    const pluginScopes = pluginScopesOf.get(definition) ?? new Map<Action.Any, string>()
-    const directives: Array<Directive.Directive> = []
-    const normalized = Instruction.normalize(input)
-    if (Result.isFailure(normalized)) return [agent, [Directive.error(normalized.failure, "normalize")]] as const
-    let instructions = normalized.success
-    if (options.onBeforeCmd !== undefined) {
-      let rewritten: unknown
-      try {
-        rewritten = options.onBeforeCmd(agent, instructions)
-      } catch (error) {
-        return [agent, [
-          Directive.error(new HookFailed({ agent: name, hook: "onBeforeCmd", reason: describe(error) }), "hook")
-        ]] as const
-      }
-      const again = Instruction.normalize(rewritten)
-      if (Result.isFailure(again)) {
-        return [agent, [
-          Directive.error(new HookFailed({ agent: name, hook: "onBeforeCmd", reason: again.failure.message }), "hook")
-        ]] as const
-      }
-      instructions = again.success
-    }
+type Plan = ReadonlyArray<Result.Result<Instruction.Instruction, Instruction.InvalidInstruction>>
 
-    let state = agent.state as unknown as Record<string, unknown>
-    const agentInfo = { id: agent.id, name }
-    const { haltOnError, signal, context: runtimeContext, ...execOptions } = cmdOptions ?? {}
-    for (const instruction of instructions) {
-      const action = typeof instruction.action === "string" ? actions.get(instruction.action) : instruction.action
-      if (action === undefined) {
-        directives.push(
-          Directive.error(new UnknownAction({ agent: name, action: instruction.action as string }), "normalize")
-        )
-        if (haltOnError === true) break
-        continue
-      }
-      const scope = ((instruction.context as any)[scopeKey] as string | undefined) ?? pluginScopes.get(action)
-      const scoped = scope === undefined ? state : (state[scope] as Record<string, unknown>)
-      const context = {
-        ...runtimeContext,
-        ...instruction.context,
-        state: scoped,
-        rootState: state,
-        agent: agentInfo,
-        signal
-      }
-      const result = yield* Effect.result(
-        Exec.run(action, instruction.params, context, { ...execOptions, ...instruction.options }) as Effect.Effect<
-          Action.Outcome<unknown>,
-          unknown
-        >
-      )
-      if (Result.isFailure(result)) {
-        directives.push(Directive.error(result.failure, "instruction"))
-        if (haltOnError === true) break
-        continue
-      }
-      const outcome = result.success
-      const merged = StateOp.deepMerge(scoped, outcome.patch as any)
-      const applied = Result.isFailure(merged) ? merged : StateOp.applyAll(merged.success, outcome.stateOps as any)
-      if (Result.isFailure(applied)) {
-        directives.push(Directive.error(applied.failure, "instruction"))
-        if (haltOnError === true) break
-        continue
-      }
-      const next = scope === undefined ? applied.success : { ...state, [scope]: applied.success }
-      const valid = definition.validate(next)
-      if (Result.isFailure(valid)) {
-        directives.push(Directive.error(valid.failure, "validation"))
-        if (haltOnError === true) break
-        continue
-      }
-      const invalidDirective = Array.isArray(outcome.directives)
-        ? outcome.directives.findIndex((d) => !Directive.isDirective(d))
-        : 0
-      if (invalidDirective >= 0) {
-        directives.push(
-          Directive.error(
-            new HookFailed({
-              agent: name,
-              hook: `action "${action.name}"`,
-              reason: `returned something that is not a directive at index ${invalidDirective}`
-            }),
-            "instruction"
-          )
-        )
-        if (haltOnError === true) break
-        continue
-      }
-      state = next as Record<string, unknown>
-      for (const d of outcome.directives) directives.push(d as Directive.Directive)
-    }
-
-    const after: Agent<S> = state === (agent.state as unknown) ? agent : { ...agent, state: state as S }
-    if (options.onAfterCmd === undefined) return [after, directives] as const
-    let hooked: readonly [Agent<S>, ReadonlyArray<Directive.Directive>]
-    try {
-      hooked = options.onAfterCmd(after, directives)
-    } catch (error) {
-      return [after, [
-        ...directives,
-        Directive.error(new HookFailed({ agent: name, hook: "onAfterCmd", reason: describe(error) }), "hook")
-      ]] as const
-    }
-    if (!Array.isArray(hooked) || hooked.length !== 2 || !Predicate.isObject(hooked[0]) || !Array.isArray(hooked[1])) {
-      return [after, [
-        ...directives,
-        Directive.error(
-          new HookFailed({ agent: name, hook: "onAfterCmd", reason: "must return [agent, directives]" }),
-          "hook"
-        )
-      ]] as const
-    }
-    const [hookedAgent, hookedDirectives] = hooked
-    const valid = definition.validate(hookedAgent.state)
-    const badDirective = hookedDirectives.findIndex((d) => !Directive.isDirective(d))
-    if (
-      Result.isFailure(valid) || hookedAgent.id !== agent.id || hookedAgent.name !== agent.name || badDirective >= 0
-    ) {
-      const reason = Result.isFailure(valid)
-        ? valid.failure.message
-        : badDirective >= 0
-        ? `returned something that is not a directive at index ${badDirective}`
-        : "must not change the agent's id or name"
-      return [after, [
-        ...directives,
-        Directive.error(new HookFailed({ agent: name, hook: "onAfterCmd", reason }), "hook")
-      ]] as const
-    }
-    return [hookedAgent, hookedDirectives] as const
+/**
+ * What runs: each element of the input on its own (a malformed one becomes an Error directive at its
+ * position, the others still run), rewritten by `onBeforeCmd`; or the Error directives saying why nothing runs.
+ */
+const planOf = (
+  internals: Internals,
+  agent: Agent<unknown>,
+  input: unknown
+): Plan | { readonly failed: ReadonlyArray<Directive.Directive> } => {
+  const plan = Instruction.normalizeEach(input)
+  if (internals.onBeforeCmd === undefined) return plan
+  // the hook sees the well-formed instructions; the malformed ones' Error directives come first
+  const malformed = plan.filter(Result.isFailure)
+  const failed = (reason: string) => ({
+    failed: [
+      ...malformed.map((r) => Directive.error(r.failure, "normalize")),
+      hookFailed(internals, "onBeforeCmd", reason)
+    ]
   })
+  let rewritten: unknown
+  try {
+    rewritten = internals.onBeforeCmd(agent, plan.filter(Result.isSuccess).map((r) => r.success))
+  } catch (error) {
+    return failed(describe(error))
+  }
+  const again = Instruction.normalize(rewritten)
+  if (Result.isFailure(again)) return failed(again.failure.message)
+  return [...malformed, ...again.success.map(Result.succeed)]
+}
+
+/** `cmd`, and `handle` when `input` is a {@link RoutedSignal}. */
+const runCmdUnsafe = (
+  internals: Internals,
+  agent: Agent<unknown>,
+  input: unknown,
+  cmdOptions: CmdOptions | undefined
+): Effect.Effect<AnyResult> =>
+  Effect.gen(function*() {
+    const name = internals.name
+    // an agent not made by new or cmd (built by hand, restored) is checked before anything runs
+    if (!internals.isChecked(agent)) {
+      const valid = internals.validate(agent.state)
+      if (Result.isFailure(valid)) return [agent, [Directive.error(valid.failure, "cmd")]] as const
+    }
+    const directives: Array<Directive.Directive> = []
+    const ran: Array<Instruction.Instruction> = []
+    const routed = input instanceof RoutedSignal ? routeSignal(internals, input.signal) : { input }
+    const plan = "failed" in routed ? routed : planOf(internals, agent, routed.input)
+    let state = agent.state as Record<string, unknown>
+    if ("failed" in plan) directives.push(...plan.failed)
+    else {
+      const agentInfo = { id: agent.id, name }
+      const { haltOnError, signal, context: runtimeContext, ...execOptions } = cmdOptions ?? {}
+      // one failure: its Error directive, then stop when asked to
+      const fail = (error: unknown, context: Directive.ErrorContext): boolean => {
+        directives.push(Directive.error(error, context))
+        return haltOnError === true
+      }
+      for (const entry of plan) {
+        if (Result.isFailure(entry)) {
+          if (fail(entry.failure, "normalize")) break
+          continue
+        }
+        const instruction = entry.success
+        const action = typeof instruction.action === "string"
+          ? internals.actions.get(instruction.action)
+          : instruction.action
+        if (action === undefined) {
+          if (fail(new UnknownAction({ agent: name, action: instruction.action as string }), "normalize")) break
+          continue
+        }
+        ran.push(instruction)
+        const scope = ((instruction.context as any)[scopeKey] as string | undefined) ??
+          internals.pluginScopes.get(action)
+        const scoped = scope === undefined ? state : (state[scope] as Record<string, unknown>)
+        const context = {
+          ...runtimeContext,
+          ...instruction.context,
+          state: scoped,
+          rootState: state,
+          agent: agentInfo,
+          signal
+        }
+        const result = yield* Effect.result(
+          Exec.run(action, instruction.params, context, { ...execOptions, ...instruction.options }) as Effect.Effect<
+            Action.Outcome<unknown>,
+            unknown
+          >
+        )
+        if (Result.isFailure(result)) {
+          if (fail(result.failure, "instruction")) break
+          continue
+        }
+        const outcome = result.success
+        const merged = StateOp.deepMerge(scoped, outcome.patch as any)
+        const applied = Result.isFailure(merged) ? merged : StateOp.applyAll(merged.success, outcome.stateOps as any)
+        if (Result.isFailure(applied)) {
+          if (fail(applied.failure, "instruction")) break
+          continue
+        }
+        const next = scope === undefined ? applied.success : { ...state, [scope]: applied.success }
+        const valid = internals.validateChange(state, next)
+        if (Result.isFailure(valid)) {
+          if (fail(valid.failure, "validation")) break
+          continue
+        }
+        const invalidDirective = Array.isArray(outcome.directives)
+          ? outcome.directives.findIndex((d) => !Directive.isDirective(d))
+          : 0
+        if (invalidDirective >= 0) {
+          const reason = `returned something that is not a directive at index ${invalidDirective}`
+          if (fail(new HookFailed({ agent: name, hook: `action "${action.name}"`, reason }), "instruction")) break
+          continue
+        }
+        state = next as Record<string, unknown>
+        for (const d of outcome.directives) directives.push(d as Directive.Directive)
+      }
+    }
+    const after: Agent<unknown> = state === agent.state ? agent : { ...agent, state }
+    const [final, all] = afterCmd(internals, agent, after, directives, ran)
+    // the agent given back unchanged was checked above; a new one is sealed (a copy of the hook's own object)
+    return [final === agent ? agent : internals.seal(final === after ? final : { ...final }), all] as const
+  })
+
+/** Runs `onAfterCmd`, when there is one, on what `cmd` produced; keeps its result only when it is sound. */
+const afterCmd = (
+  internals: Internals,
+  agent: Agent<unknown>,
+  after: Agent<unknown>,
+  directives: ReadonlyArray<Directive.Directive>,
+  ran: ReadonlyArray<Instruction.Instruction>
+): AnyResult => {
+  if (internals.onAfterCmd === undefined) return [after, directives]
+  const failed = (reason: string): AnyResult => [after, [...directives, hookFailed(internals, "onAfterCmd", reason)]]
+  let hooked: readonly [Agent<unknown>, ReadonlyArray<Directive.Directive>]
+  try {
+    hooked = internals.onAfterCmd(after, directives, ran)
+  } catch (error) {
+    return failed(describe(error))
+  }
+  if (!Array.isArray(hooked) || hooked.length !== 2 || !Predicate.isObject(hooked[0]) || !Array.isArray(hooked[1])) {
+    return failed("must return [agent, directives]")
+  }
+  const [hookedAgent, hookedDirectives] = hooked
+  const valid = internals.validateChange(after.state, hookedAgent.state)
+  if (Result.isFailure(valid)) return failed(valid.failure.message)
+  const badDirective = hookedDirectives.findIndex((d) => !Directive.isDirective(d))
+  if (badDirective >= 0) return failed(`returned something that is not a directive at index ${badDirective}`)
+  if (hookedAgent.id !== agent.id || hookedAgent.name !== agent.name) {
+    return failed("must not change the agent's id or name")
+  }
+  return [hookedAgent, hookedDirectives]
+}

@@ -32,8 +32,9 @@
  *
  * **Storing and sending directives.** The directives that carry no code encode to JSON: {@link encode} /
  * {@link decode}, or the schemas {@link EncodableSchema} and {@link schema} with `Schema.toCodecJson`.
- * Signals travel as CloudEvents JSON objects; errors as Kido's action errors when they are one, else as
- * `Schema.Defect()` JSON. Encoding a directive that carries code is a typed {@link NotEncodable} error.
+ * Signals travel as CloudEvents JSON objects; errors as Kido's typed errors (the action errors, and
+ * `InvalidState`, `UnknownAction`, `HookFailed`, `InvalidStateOp`, `NoRoute`, `InvalidType`,
+ * `InvalidInstruction`, `InvalidDirective`, `NotEncodable`) when they are one, else as `Schema.Defect()` JSON. Encoding a directive that carries code is a typed {@link NotEncodable} error.
  *
  * **Gotchas**
  *
@@ -61,8 +62,12 @@ import { Effect, Predicate, Result, Schema, SchemaIssue, SchemaTransformation } 
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as ActionError from "./ActionError.ts"
+import * as Instruction from "./Instruction.ts"
+import * as AgentError from "./internal/agentError.ts"
 import * as internal from "./internal/directive.ts"
+import * as Router from "./Router.ts"
 import * as Signal from "./Signal.ts"
+import * as StateOp from "./StateOp.ts"
 
 // -----------------------------------------------------------------------------
 // Type id
@@ -233,6 +238,7 @@ export type OnParentDeath = "stop" | "continue" | "orphan"
  * | `"validation"` | `Agent.cmd` | the state after an instruction breaks the agent's schema; the state stays as it was |
  * | `"normalize"` | `Agent.cmd` | an instruction could not be understood (an unknown action, a malformed tuple) |
  * | `"hook"` | `Agent.cmd` | an `onBeforeCmd` / `onAfterCmd` or plugin hook failed |
+ * | `"cmd"` | `Agent.cmd` | the agent given to `cmd` has an invalid state (nothing ran), or a defect escaped the checks |
  * | `"routing"` | the agent / runtime | a signal had no route, or its route's params could not be built |
  * | `"directive"` | the runtime | executing another directive failed |
  *
@@ -1720,7 +1726,21 @@ export const define = <const Tag extends CustomTag, const F extends Schema.Struc
 // Schemas and JSON
 // -----------------------------------------------------------------------------
 
-const ErrorValue = Schema.Union([ActionError.ActionErrorSchema, Schema.Defect()])
+// Kido's own errors keep their class across JSON (the ones `Agent.cmd` and `handle` report, and this module's);
+// anything else is a defect (an Error keeps its name and message).
+const ErrorValue = Schema.Union([
+  ActionError.ActionErrorSchema,
+  AgentError.InvalidState,
+  AgentError.UnknownAction,
+  AgentError.HookFailed,
+  StateOp.InvalidStateOp,
+  Router.NoRoute,
+  Router.InvalidType,
+  Instruction.InvalidInstruction,
+  InvalidDirective,
+  NotEncodable,
+  Schema.Defect()
+])
 
 const StopReasonSchema = Schema.Union([
   Schema.Literals(["normal", "shutdown"]),
@@ -1787,7 +1807,8 @@ const builtInSchemas: { readonly [T in EncodableTag]: Schema.Codec<Extract<Built
 /**
  * The schema of every built-in directive that has a JSON form ({@link EncodableBuiltIn}).
  * `Schema.toCodecJson(Directive.EncodableSchema)` encodes them to JSON and back: signals as CloudEvents
- * JSON objects, `Error` errors as Kido's action errors when they are one and as `Schema.Defect()` JSON
+ * JSON objects, `Error` errors as Kido's typed errors when they are one (the action errors, the errors
+ * `Agent.cmd` reports, `InvalidDirective`, `NotEncodable`), keeping their class, and as `Schema.Defect()` JSON
  * otherwise (an `Error` keeps its name and message; other values are kept when they are JSON). Decoding
  * runs the constructors' checks, so a decoded directive is as valid as a constructed one. Encoding a
  * directive that carries code fails (a `SchemaError`); {@link encode} says why. For custom directives use

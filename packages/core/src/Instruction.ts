@@ -182,19 +182,40 @@ const single = (u: unknown, index: number): Result.Result<Instruction, InvalidIn
  * @since 0.1.0
  */
 export const normalize = (input: unknown): Result.Result<ReadonlyArray<Instruction>, InvalidInstruction> => {
+  const out: Array<Instruction> = []
+  for (const result of normalizeEach(input)) {
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.push(result.success)
+  }
+  return Result.succeed(out)
+}
+
+/**
+ * Like {@link normalize}, element by element: one `Result` per element of a list (one for a single
+ * instruction), so a malformed element does not hide the others. `Agent.cmd` runs the well-formed elements
+ * and turns each malformed one into an `Error` directive at its position.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Instruction } from "@kido/core"
+ *
+ * Instruction.normalizeEach(["a", 42, ["b", { n: 1 }]]).map(Result.isSuccess) // => [true, false, true]
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const normalizeEach = (input: unknown): ReadonlyArray<Result.Result<Instruction, InvalidInstruction>> => {
   // `[action, params]` / `[action, params, context]` is one instruction; any other array is a list. When the
   // second element is itself an instruction form (`[Boom, ["other", {}]]`, `["a", "b"]`), it is a list.
   if (
     !Array.isArray(input) ||
     (input.length >= 2 && input.length <= 3 && isActionRef(input[0]) && !looksLikeInstruction(input[1]))
   ) {
-    return Result.map(single(input, 0), (instruction) => [instruction])
+    return [single(input, 0)]
   }
-  const out: Array<Instruction> = []
-  for (let i = 0; i < input.length; i++) {
-    const result = single(input[i], i)
-    if (Result.isFailure(result)) return Result.fail(result.failure)
-    out.push(result.success)
-  }
-  return Result.succeed(out)
+  const out: Array<Result.Result<Instruction, InvalidInstruction>> = []
+  for (let i = 0; i < input.length; i++) out.push(single(input[i], i))
+  return out
 }

@@ -127,7 +127,10 @@ export interface MakeOptions {
   readonly actions?: ReadonlyArray<Action.Any> | undefined
   /** Routes, relative to the plugin's prefix. */
   readonly routes?: ReadonlyArray<Agent.RouteSpec> | undefined
-  /** Schedules; their signal types are relative to the plugin's prefix. */
+  /**
+   * Schedules, as for agents: a signal type relative to the plugin's prefix (routed by the agent), or an
+   * action, which runs on the plugin's slice; the job id defaults to the prefixed signal type or action name.
+   */
   readonly schedules?: ReadonlyArray<Agent.ScheduleSpec> | undefined
   /** Pure: given the initial slice and the mount config, returns a patch deep-merged into the slice. */
   readonly mount?: ((slice: any, config: unknown) => unknown) | undefined

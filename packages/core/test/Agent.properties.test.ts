@@ -47,28 +47,48 @@ const Spec = Schema.Union([
   Schema.Struct({ kind: Schema.Literal("record") }),
   Schema.Struct({ kind: Schema.Literal("badParams"), amount: Schema.String }),
   Schema.Struct({ kind: Schema.Literal("boom") }),
-  Schema.Struct({ kind: Schema.Literal("unknown") })
+  Schema.Struct({ kind: Schema.Literal("unknown") }),
+  Schema.Struct({
+    kind: Schema.Literal("malformed"),
+    shape: Schema.Literals(["number", "null", "params", "badContext", "short", "long", "nested"])
+  })
 ])
 type Spec = typeof Spec.Type
 
+/** Elements that are not instructions: each is one `Error` directive where it stands in a list. */
+const malformed = {
+  number: 42,
+  null: null,
+  params: { amount: 1 },
+  badContext: [Add, { amount: 1 }, 42],
+  short: [Add],
+  long: [Add, { amount: 1 }, {}, {}],
+  nested: [[Add, { amount: 2 }]]
+} as const
+
+// Every form is an array or not an action, so `specs.map(toInstruction)` is always read as a list (an array of
+// two or three elements starting with an action and whose second element is not an instruction is one
+// instruction, see Instruction.normalize).
 const toInstruction = (spec: Spec): Instruction.Single => {
   switch (spec.kind) {
     case "add":
       return [Add, { amount: spec.amount }]
     case "record":
-      return Record
+      return [Record, {}]
     case "badParams":
       return [Add, { amount: spec.amount }]
     case "boom":
-      return Boom
+      return [Boom, {}]
     case "unknown":
       return ["no_such_action", {}]
+    case "malformed":
+      return malformed[spec.shape] as never
   }
 }
 
 /** Whether a spec must fail on a given state (the reference model of the counter). */
 const fails = (spec: Spec, state: CounterState): boolean =>
-  spec.kind === "badParams" || spec.kind === "boom" || spec.kind === "unknown" ||
+  spec.kind === "badParams" || spec.kind === "boom" || spec.kind === "unknown" || spec.kind === "malformed" ||
   (spec.kind === "add" && state.count + spec.amount < 0)
 
 /** A comparable view of directives (error instances carry stack traces). */
@@ -123,23 +143,43 @@ describe("cmd properties", () => {
     runs
   )
 
-  it.effect.prop("a list equals the fold of its elements", {
-    state: State,
-    specs: Schema.Array(Spec)
-  }, ({ state, specs }) =>
-    Effect.gen(function*() {
-      const agent = { id: "a-1", name: "counter", state }
-      const [all, allDirectives] = yield* Counter.cmd(agent, specs.map(toInstruction))
-      let folded: Agent.Agent<CounterState> = agent
-      const foldedDirectives: Array<Directive.Directive> = []
-      for (const spec of specs) {
-        const [next, directives] = yield* Counter.cmd(folded, [toInstruction(spec)])
-        folded = next
-        foldedDirectives.push(...directives)
-      }
-      assert.deepStrictEqual(all.state, folded.state)
-      assert.deepStrictEqual(view(allDirectives), view(foldedDirectives))
-    }), runs)
+  /** The list run at once equals its elements run one by one (stopping at the first failure with haltOnError). */
+  const listEqualsFold =
+    (haltOnError: boolean) => ({ state, specs }: { state: CounterState; specs: ReadonlyArray<Spec> }) =>
+      Effect.gen(function*() {
+        const agent = { id: "a-1", name: "counter", state }
+        const [all, allDirectives] = yield* Counter.cmd(agent, specs.map(toInstruction), { haltOnError })
+        let folded: Agent.Agent<CounterState> = agent
+        const foldedDirectives: Array<Directive.Directive> = []
+        for (const spec of specs) {
+          const [next, directives] = yield* Counter.cmd(folded, [toInstruction(spec)])
+          folded = next
+          foldedDirectives.push(...directives)
+          if (haltOnError && directives.some((d) => d._tag === "Error")) break
+        }
+        assert.deepStrictEqual(all.state, folded.state)
+        assert.deepStrictEqual(view(allDirectives), view(foldedDirectives))
+      })
+
+  it.effect.prop(
+    "a list equals the fold of its elements (malformed elements included)",
+    {
+      state: State,
+      specs: Schema.Array(Spec)
+    },
+    listEqualsFold(false),
+    runs
+  )
+
+  it.effect.prop(
+    "with haltOnError, a list equals the fold of its elements up to the first failure",
+    {
+      state: State,
+      specs: Schema.Array(Spec)
+    },
+    listEqualsFold(true),
+    runs
+  )
 
   it.effect.prop("the counter matches its reference model", {
     state: State,

@@ -57,6 +57,8 @@ const Counter = Agent.make({
 
 const errorsOf = (directives: ReadonlyArray<Directive.Directive>) => directives.filter((d) => d._tag === "Error")
 
+const routes: ReadonlyArray<Agent.RouteSpec> = [["tick", Record]]
+
 describe("Agent.make", () => {
   it("introspection: name, schema, actions, routes, schedules", () => {
     assert.strictEqual(Counter.name, "counter")
@@ -95,13 +97,75 @@ describe("Agent.make", () => {
     }), "both use state key"],
     [
       "an invalid cron schedule",
-      () => ({ name: "a", state: CounterState, schedules: [{ cron: "every day", signal: "tick" }] }),
+      () => ({ name: "a", state: CounterState, routes, schedules: [{ cron: "every day", signal: "tick" }] }),
       "cron"
     ],
     [
       "a schedule with a bad interval",
-      () => ({ name: "a", state: CounterState, schedules: [{ every: -1, signal: "tick" }] }),
+      () => ({ name: "a", state: CounterState, routes, schedules: [{ every: -1, signal: "tick" }] }),
       "positive"
+    ],
+    [
+      "a schedule with both cron and every",
+      () => ({
+        name: "a",
+        state: CounterState,
+        routes,
+        schedules: [{ cron: "@daily", every: 5, signal: "tick" } as any]
+      }),
+      "has both cron and every"
+    ],
+    [
+      "a schedule with both a signal and an action",
+      () => ({
+        name: "a",
+        state: CounterState,
+        routes,
+        schedules: [{ every: 5, signal: "tick", action: Record } as any]
+      }),
+      "exactly one of signal (a signal type) and action"
+    ],
+    [
+      "a schedule with neither a signal nor an action",
+      () => ({ name: "a", state: CounterState, schedules: [{ every: 5 } as any] }),
+      "exactly one of signal (a signal type) and action"
+    ],
+    [
+      "a schedule whose signal no route matches",
+      () => ({ name: "a", state: CounterState, routes, schedules: [{ every: 5, signal: "tock", jobId: "j" }] }),
+      "schedule \"j\" sends signal \"tock\", which no route of the agent matches"
+    ],
+    [
+      "a plugin schedule whose (prefixed) signal no route matches",
+      () => ({
+        name: "a",
+        state: CounterState,
+        routes: [["tick", Record]],
+        plugins: [
+          Plugin.make({ name: "p", stateKey: "p", state: Schema.Struct({}), schedules: [{ every: 5, signal: "tick" }] })
+        ]
+      }),
+      "plugin \"p\": schedule \"p.tick\" sends signal \"p.tick\", which no route of the agent matches"
+    ],
+    [
+      "a schedule action with invalid params",
+      () => ({ name: "a", state: CounterState, schedules: [{ every: 5, action: Increment, params: { amount: "x" } }] }),
+      "schedule \"increment\": Invalid params for action \"increment\""
+    ],
+    [
+      "a schedule with an unknown key",
+      () => ({ name: "a", state: CounterState, routes, schedules: [{ every: 5, singal: "tick" } as any] }),
+      "unknown key \"singal\""
+    ],
+    [
+      "a timezone on an interval",
+      () => ({
+        name: "a",
+        state: CounterState,
+        routes,
+        schedules: [{ every: 5, timezone: "UTC", signal: "tick" } as any]
+      }),
+      "timezone goes with cron"
     ]
   ]
   for (const [what, options, reason] of bad) {
@@ -197,6 +261,31 @@ describe("Agent.cmd", () => {
       const error = errors[0] as Extract<Directive.Directive, { _tag: "Error" }>
       assert.strictEqual(error.context, "instruction")
       assert.strictEqual((error.error as { _tag: string })._tag, "InvalidParams")
+    }))
+
+  it.effect("a malformed element of a list is one Error directive at its position; the others run", () =>
+    Effect.gen(function*() {
+      const agent = yield* Counter.new({ id: "c" })
+      const input = [Increment, { amount: 1 }, 42, [Increment, { amount: 2 }], [Record, {}, "ctx"], Record]
+      const [next, directives] = yield* Counter.cmd(agent, input as never)
+      assert.deepStrictEqual(next.state, { count: 2, history: [2] })
+      assert.deepStrictEqual(
+        directives.map((d) => {
+          const e = (d as Directive.Error).error as Instruction.InvalidInstruction
+          return [(d as Directive.Error).context, e._tag, e.index]
+        }),
+        [
+          ["instruction", "InvalidParams", undefined], // Increment without params
+          ["normalize", "InvalidInstruction", 1], // { amount: 1 }
+          ["normalize", "InvalidInstruction", 2], // 42
+          ["normalize", "InvalidInstruction", 4] // a context that is not an object
+        ]
+      )
+      const [halted, errors] = yield* Counter.cmd(agent, [[Increment, { amount: 1 }], 42, Record] as never, {
+        haltOnError: true
+      })
+      assert.deepStrictEqual(halted.state, { count: 1, history: [] })
+      assert.strictEqual(errors.length, 1)
     }))
 
   it.effect("haltOnError stops at the first failure", () =>
@@ -311,6 +400,62 @@ describe("Agent.cmd", () => {
       assert.strictEqual((errorsOf(errors)[0] as any).context, "hook")
     }))
 
+  it.effect("onAfterCmd also runs when onBeforeCmd fails or routing fails, and gets the instructions that ran", () =>
+    Effect.gen(function*() {
+      const calls: Array<{ readonly errors: ReadonlyArray<unknown>; readonly ran: ReadonlyArray<unknown> }> = []
+      const onAfterCmd = (
+        a: Agent.Agent<CounterState>,
+        d: ReadonlyArray<Directive.Directive>,
+        instructions: ReadonlyArray<Instruction.Instruction>
+      ) => {
+        calls.push({
+          errors: d.filter(Directive.is("Error")).map((e) => [e.context, (e.error as { _tag: string })._tag]),
+          ran: instructions.map((i) => [i.action, i.params])
+        })
+        return [a, d] as const
+      }
+      const Throwing = Agent.make({
+        name: "throwing",
+        state: CounterState,
+        routes: [["inc", Increment], ["bad", Increment, { params: () => assert.fail("params boom") }]],
+        onBeforeCmd: (_a, instructions) => {
+          if (instructions.length === 0) throw new Error("before boom")
+          return instructions
+        },
+        onAfterCmd
+      })
+      const agent = yield* Throwing.new({ id: "t" })
+      const [same] = yield* Throwing.cmd(agent, [])
+      assert.strictEqual(same, agent)
+      yield* Throwing.handle(agent, yield* Signal.make("nowhere", {}, { source: "/t" }))
+      yield* Throwing.handle(agent, yield* Signal.make("bad", {}, { source: "/t" }))
+      yield* Throwing.handle(agent, yield* Signal.make("inc", { amount: 1 }, { source: "/t" }))
+      yield* Throwing.cmd(agent, [[Increment, { amount: "x" }], [Increment, { amount: 2 }]], { haltOnError: true })
+      assert.deepStrictEqual(calls, [
+        { errors: [["hook", "HookFailed"]], ran: [] },
+        { errors: [["routing", "NoRoute"]], ran: [] },
+        { errors: [["routing", "HookFailed"]], ran: [] },
+        { errors: [], ran: [[Increment, { amount: 1 }]] },
+        { errors: [["instruction", "InvalidParams"]], ran: [[Increment, { amount: "x" }]] }
+      ])
+    }))
+
+  it.effect("onBeforeCmd sees the well-formed instructions; malformed elements' Error directives come first", () =>
+    Effect.gen(function*() {
+      let seen: ReadonlyArray<Instruction.Instruction> = []
+      const Before = Agent.make({
+        name: "before",
+        state: CounterState,
+        actions: [Increment, Record],
+        onBeforeCmd: (_a, instructions) => (seen = instructions, [...instructions, Instruction.make(Record)])
+      })
+      const agent = yield* Before.new({ id: "b" })
+      const [next, directives] = yield* Before.cmd(agent, [[Increment, { amount: 3 }], 42, null] as never)
+      assert.deepStrictEqual(seen.map((i) => i.action), [Increment])
+      assert.deepStrictEqual(next.state, { count: 3, history: [3] })
+      assert.deepStrictEqual(directives.map((d) => ((d as Directive.Error).error as { index: number }).index), [1, 2])
+    }))
+
   it.effect("handle routes a signal: params from its data; no route is an Error directive", () =>
     Effect.gen(function*() {
       const agent = yield* Counter.new({ id: "c" })
@@ -405,6 +550,56 @@ describe("Plugins", () => {
       assert.deepStrictEqual(Monitored.schedules.map((s) => s.signal), ["heartbeat.tick", "eu.heartbeat.tick"])
     }))
 
+  it.effect("schedules: cron nicknames, actions with params (a plugin's on its own slice)", () =>
+    Effect.gen(function*() {
+      const Ticking = Plugin.make({
+        name: "ticking",
+        stateKey: "ticking",
+        state: Schema.Struct({ beats: withDefault(Schema.Int, 0) }),
+        actions: [Tick],
+        schedules: [{ cron: "@hourly", action: Tick }]
+      })
+      const Scheduled = Agent.make({
+        name: "scheduled",
+        state: CounterState,
+        routes: [["counter.increment", Increment]],
+        plugins: [Ticking, Plugin.mount(Ticking, { as: "eu" })],
+        schedules: [
+          { cron: "@weekly", timezone: "Europe/Paris", signal: "counter.increment" },
+          { every: "1 minute", action: Increment, params: { amount: 2 }, jobId: "bump" }
+        ]
+      })
+      assert.deepStrictEqual(
+        Scheduled.schedules.map((s) => [s._tag, s._tag === "Cron" ? s.cron : s.everyMillis, s.jobId, s.origin]),
+        [
+          ["Cron", "0 0 * * 0", "counter.increment", "agent"],
+          ["Interval", 60000, "bump", "agent"],
+          ["Cron", "0 * * * *", "ticking.tick", "plugin ticking"],
+          ["Cron", "0 * * * *", "eu.ticking.tick", "plugin ticking"]
+        ]
+      )
+      for (const nickname of ["@yearly", "@annually", "@monthly", "@daily", "@midnight"]) {
+        const result = Agent.makeResult({
+          name: "n",
+          state: CounterState,
+          schedules: [{ cron: nickname, action: Record }]
+        })
+        assert.isTrue(Result.isSuccess(result), nickname)
+      }
+      // what a runtime does with an action schedule: cmd its instruction
+      let agent = yield* Scheduled.new({ id: "s" })
+      for (const schedule of Scheduled.schedules) {
+        if (schedule.action === undefined) continue
+        const [next, directives] = yield* Scheduled.cmd(agent, schedule.instruction)
+        assert.deepStrictEqual(errorsOf(directives), [])
+        agent = next
+      }
+      assert.strictEqual(agent.state.count, 2)
+      assert.deepStrictEqual(Agent.pluginState(agent, "ticking"), { beats: 1 })
+      assert.deepStrictEqual(Agent.pluginState(agent, "ticking_eu"), { beats: 1 })
+      assert.sameMembers(Scheduled.actions.map((a) => a.name), ["increment", "tick"])
+    }))
+
   it.effect("a plugin's action run directly with cmd works on its plugin's slice", () =>
     Effect.gen(function*() {
       const Single = Agent.make({ name: "single", state: CounterState, plugins: [Heartbeat] })
@@ -436,5 +631,130 @@ describe("Agent.cmd is deterministic with TestClock and a sequential id generato
       const second = yield* Counter.cmd(agent, Announce).pipe(Effect.provide(IdGenerator.layerSequential("sig")))
       assert.deepStrictEqual(first, second)
       yield* TestClock.adjust("1 second")
+    }))
+})
+
+describe("validation after an instruction is incremental and exactly as strict", () => {
+  // counts the checks of `b`, so a test can see which fields were decoded again
+  let checksOfB = 0
+  const counted = Schema.Int.check(Schema.makeFilter(() => (checksOfB++, true)))
+  const Wide = Schema.Struct({
+    a: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 0),
+    b: withDefault(counted, 0),
+    items: withDefault(Schema.Array(Schema.Struct({ n: Schema.Int })), []),
+    tag: Schema.optionalKey(Schema.String)
+  })
+  const Patch = Action.make({
+    name: "patch",
+    params: Schema.Struct({ patch: Schema.Unknown, ops: Schema.optionalKey(Schema.Array(Schema.Unknown)) }),
+    run: (params) => Effect.succeed(Action.outcome(params.patch as {}, { stateOps: params.ops ?? [] }))
+  })
+  const Slot = Plugin.make({
+    name: "slot",
+    stateKey: "slot",
+    state: Schema.Struct({ used: withDefault(Schema.Int.check(Schema.isLessThanOrEqualTo(3)), 0) })
+  })
+  const WideAgent = Agent.make({ name: "wide", state: Wide, actions: [Patch], plugins: [Slot] })
+
+  /** The Error directive of one instruction, next to what the full decode says of the state it would give. */
+  const failure = (agent: Agent.Agent<any>, patch: unknown, ops: ReadonlyArray<unknown> = []) =>
+    Effect.gen(function*() {
+      const [next, directives] = yield* WideAgent.cmd(agent, [Patch, { patch, ops }])
+      assert.strictEqual(next, agent, "the state stays as it was")
+      const error = errorsOf(directives)[0] as Directive.Error
+      assert.strictEqual(error.context, "validation")
+      const expected = StateOp.applyAll(Result.getOrThrow(StateOp.deepMerge(agent.state, patch as {})), ops)
+      const full = WideAgent.validate(Result.getOrThrow(expected))
+      assert.isTrue(Result.isFailure(full))
+      if (Result.isFailure(full)) assert.deepStrictEqual(error.error, full.failure, "the full decode's error")
+      return (error.error as Agent.InvalidState).message
+    })
+
+  it.effect("a change to one field is validated; the unchanged fields are not decoded again", () =>
+    Effect.gen(function*() {
+      const agent = yield* WideAgent.new({ id: "w", state: { items: [{ n: 1 }, { n: 2 }] } })
+      checksOfB = 0
+      const [next, directives] = yield* WideAgent.cmd(agent, [Patch, { patch: { a: 5 } }])
+      assert.deepStrictEqual(errorsOf(directives), [])
+      assert.strictEqual(next.state.a, 5)
+      assert.strictEqual(checksOfB, 0, "b did not change, so it was not checked")
+      yield* WideAgent.cmd(next, [Patch, { patch: { b: 1 } }])
+      assert.strictEqual(checksOfB, 1, "b changed, so it was checked")
+
+      assert.include(yield* failure(agent, { a: -1 }), "at a: Expected a value greater than or equal to 0")
+      assert.include(yield* failure(agent, { items: [{ n: 1 }, { n: "x" }] }), "at items.1.n: Expected number")
+      assert.include(yield* failure(agent, { tag: 5 }), "at tag: Expected string")
+      assert.include(yield* failure(agent, { slot: { used: 4 } }), "at slot.used: Expected a value less than")
+      // two fields at once: both issues, in the schema's order
+      const both = yield* failure(agent, { items: "no", a: -1 })
+      assert.isBelow(both.indexOf("at a:"), both.indexOf("at items:"))
+    }))
+
+  it.effect("keys added or removed fall back to the full decode", () =>
+    Effect.gen(function*() {
+      const agent = yield* WideAgent.new({ id: "w" })
+      assert.include(yield* failure(agent, { extra: 1 }), "at extra: Expected no excess property")
+      assert.include(yield* failure(agent, {}, [StateOp.deleteKeys(["b"])]), "at b: Missing key")
+      assert.include(yield* failure(agent, {}, [StateOp.deleteKeys(["slot"])]), "at slot:")
+    }))
+
+  it.effect("a state schema with a struct-level check is decoded whole", () =>
+    Effect.gen(function*() {
+      const Ordered = Schema.Struct({ low: withDefault(Schema.Int, 0), high: withDefault(Schema.Int, 0) }).check(
+        Schema.makeFilter((s) => s.low <= s.high ? undefined : { path: ["low"], issue: "low must not exceed high" })
+      )
+      const Range = Agent.make({ name: "range", state: Ordered, actions: [Patch] })
+      const agent = yield* Range.new({ id: "r" })
+      const [same, directives] = yield* Range.cmd(agent, [Patch, { patch: { low: 1 } }])
+      assert.strictEqual(same, agent)
+      assert.include((errorsOf(directives)[0] as Directive.Error & { error: Error }).error.message, "low must not")
+    }))
+})
+
+const Spy = (runs: Array<string>) => Action.make({ name: "spy", run: () => Effect.sync(() => (runs.push("ran"), {})) })
+
+describe("cmd checks an agent it did not make", () => {
+  it.effect("an invalid hand-built state: the agent unchanged, one Error directive (cmd, InvalidState), nothing run", () =>
+    Effect.gen(function*() {
+      const runs: Array<string> = []
+      const Spied = Agent.make({
+        name: "counter",
+        state: CounterState,
+        routes: [["spy", Spy(runs)]],
+        onAfterCmd: (a, d) => (runs.push("after"), [a, d])
+      })
+      const made = yield* Spied.new({ id: "c" })
+      const bad: ReadonlyArray<Agent.Agent<any>> = [
+        { id: "c", name: "counter", state: { count: -1, history: [] } },
+        { id: "c", name: "counter", state: { count: 1 } },
+        { id: "c", name: "counter", state: { count: 1, history: [], extra: true } },
+        { id: "c", name: "counter", state: 42 },
+        { ...made, state: { ...made.state, count: -5 } }
+      ]
+      const signal = yield* Signal.make("spy", {}, { source: "/test" })
+      for (const agent of bad) {
+        for (const run of [Spied.cmd(agent, "spy"), Spied.handle(agent, signal)]) {
+          const [same, directives] = yield* run
+          assert.strictEqual(same, agent)
+          assert.strictEqual(directives.length, 1)
+          const error = directives[0] as Directive.Error
+          assert.strictEqual(error.context, "cmd")
+          assert.strictEqual((error.error as { _tag: string })._tag, "InvalidState")
+        }
+      }
+      // an agent cmd made, whose state was then replaced in place, is checked again
+      const [next] = yield* Spied.cmd(made, "spy")
+      ;(next as { state: unknown }).state = { count: -1, history: [] }
+      const [, directives] = yield* Spied.cmd(next, "spy")
+      assert.strictEqual((directives[0] as Directive.Error).context, "cmd")
+      assert.deepStrictEqual(runs, ["ran", "after"], "only the valid agent ran its action and hook")
+    }))
+
+  it.effect("a valid hand-built agent runs as one made by new", () =>
+    Effect.gen(function*() {
+      const agent = { id: "c", name: "counter", state: { count: 2, history: [] } }
+      const [next, directives] = yield* Counter.cmd(agent, [Increment, { amount: 1 }])
+      assert.deepStrictEqual(directives, [])
+      assert.deepStrictEqual(next, { id: "c", name: "counter", state: { count: 3, history: [] } })
     }))
 })

@@ -1,8 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Duration, Effect, Equal, Result, Schema } from "effect"
 import * as ActionError from "../src/ActionError.ts"
+import * as Agent from "../src/Agent.ts"
 import * as Directive from "../src/Directive.ts"
+import * as Instruction from "../src/Instruction.ts"
+import * as Router from "../src/Router.ts"
 import * as Signal from "../src/Signal.ts"
+import * as StateOp from "../src/StateOp.ts"
 
 // -----------------------------------------------------------------------------
 // Helpers
@@ -642,6 +646,34 @@ describe("Directive encoding", () => {
     assert.instanceOf(error, ActionError.InvalidParams)
     assert.deepStrictEqual(ActionError.toJson(error as ActionError.InvalidParams), ActionError.toJson(original))
   })
+
+  const kidoErrors: ReadonlyArray<readonly [new(...args: Array<any>) => unknown, unknown]> = [
+    [Agent.InvalidState, new Agent.InvalidState({ agent: "counter", issues: [{ path: ["count", 0], message: "m" }] })],
+    [Agent.UnknownAction, new Agent.UnknownAction({ agent: "counter", action: "multiply" })],
+    [Agent.HookFailed, new Agent.HookFailed({ agent: "counter", hook: "onAfterCmd", reason: "boom" })],
+    [StateOp.InvalidStateOp, new StateOp.InvalidStateOp({ op: "SetPath", path: ["a", "b"], reason: "not an object" })],
+    [Router.NoRoute, new Router.NoRoute({ type: "order.placed" })],
+    [Router.InvalidType, new Router.InvalidType({ type: "a..b", reason: "empty segment" })],
+    [Instruction.InvalidInstruction, new Instruction.InvalidInstruction({ index: 2, reason: "expected an action" })],
+    [Directive.InvalidDirective, new Directive.InvalidDirective({ directive: "Schedule", reason: "bad delay" })],
+    [Directive.NotEncodable, new Directive.NotEncodable({ directive: "Spawn", reason: "it carries code" })]
+  ]
+  for (const [errorClass, original] of kidoErrors) {
+    const tag = (original as { _tag: string })._tag
+    it(`Error keeps ${tag} typed across JSON, through encode/decode and the schema`, () => {
+      const directive = Directive.error(original, "cmd")
+      const json = viaText(ok(Directive.encode(directive)))
+      assert.strictEqual((json as { error: { _tag: string } }).error._tag, tag, "encoded with its fields")
+      const back = ok(Directive.decode(json)) as Directive.Error
+      assert.instanceOf(back.error, errorClass)
+      assert.deepStrictEqual({ ...(back.error as object) }, { ...(original as object) })
+      assert.strictEqual((back.error as Error).message, (original as Error).message)
+      assert.deepStrictEqual(ok(Directive.encode(back)), json)
+      const codec = Schema.toCodecJson(Directive.EncodableSchema)
+      const viaSchema = ok(Schema.decodeUnknownResult(codec)(ok(Schema.encodeUnknownResult(codec)(directive))))
+      assert.instanceOf((viaSchema as Directive.Error).error, errorClass)
+    })
+  }
 
   it("decode rejects bad input with a typed InvalidDirective", () => {
     const wire = Signal.encode(signal)
