@@ -12,6 +12,13 @@ export default defineConfig({
       },
       {
         test: {
+          name: "runtime",
+          root: "packages/runtime",
+          include: ["test/**/*.test.ts"]
+        }
+      },
+      {
+        test: {
           name: "examples",
           root: "examples",
           include: ["*/test/**/*.test.ts"]
