@@ -9,3 +9,24 @@ export * as Bus from "./Bus.ts"
 
 /** Dispatch adapters: where an emitted signal goes (an agent, the bus, a log, HTTP, a webhook). */
 export * as Dispatch from "./Dispatch.ts"
+
+/** Running agents: call, cast, state, status, awaitCompletion, stop, and agents as layers. */
+export * as AgentServer from "./AgentServer.ts"
+
+/** How the runtime carries out directives, and executors for custom directive types. */
+export * as DirectiveInterpreter from "./DirectiveInterpreter.ts"
+
+/** What an agent does with the errors it meets: log, stop, emit a signal, stop after N, or decide yourself. */
+export * as ErrorPolicy from "./ErrorPolicy.ts"
+
+/** Why an agent ended, and which endings are normal. */
+export * as ExitReason from "./ExitReason.ts"
+
+/** The inspection stream's events. */
+export * as Inspection from "./Inspection.ts"
+
+/** The Kido instance: where agents run, and how they are found. */
+export * as Kido from "./Kido.ts"
+
+/** The runtime's typed errors. */
+export * as RuntimeError from "./RuntimeError.ts"

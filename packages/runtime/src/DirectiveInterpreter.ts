@@ -1,0 +1,108 @@
+/**
+ * The DirectiveInterpreter: how the runtime carries out the directives an agent's `cmd` returns. It runs
+ * in the agent's fiber, after the new state is committed, one directive at a time and in order.
+ *
+ * | directive | what the runtime does |
+ * |---|---|
+ * | `Emit` | dispatches the signal to its targets, else the agent's `defaultDispatch`, else the agent itself (targets: `Self`, `Parent`, `Agent` (by id; the sender's partition unless given), `Bus`, `Adapter`) |
+ * | `Error` | hands the error to the agent's error policy (see `ErrorPolicy`) |
+ * | `Schedule` | delivers the signal back to the agent after the delay; the timer dies with the agent |
+ * | `Cron` / `CronCancel` | starts (or replaces, by job id) / cancels a cron job that sends the signal on each tick, in its time zone |
+ * | `SpawnAgent` | starts a child agent (id `"<parent id>/<tag>"` unless given) under the tag; the parent receives `kido.agent.child.started` |
+ * | `StopChild` | stops the child under the tag and waits for it; the parent receives `kido.agent.child.exit` |
+ * | `AdoptChild` | makes a running agent without a parent a child under the tag |
+ * | `Spawn` | runs the effect beside the agent; it is interrupted when the agent stops, and its failure goes to the error policy |
+ * | `RunInstruction` | runs the action outside `cmd`, then feeds `{ status: "ok", result, meta }` or `{ status: "error", error, meta }` to `resultAction` as an instruction |
+ * | `Stop` | stops the agent after the current signal; the directives after it are not run |
+ * | custom (`"app.Tag"`) | the executor registered for its tag (see {@link executor}) |
+ *
+ * Lifecycle signals (`kido.agent.child.started`, `kido.agent.child.exit`, `kido.agent.orphaned`) are
+ * delivered only to agents that route them. A directive that cannot be carried out (an unknown target, a
+ * full mailbox, a failed HTTP dispatch, a child that cannot start) is reported: a `DirectiveFailed` goes
+ * to the inspection stream and to the agent's error policy. An executor that dies (a defect) crashes the
+ * agent.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Directive } from "@kido/core"
+ * import { DirectiveInterpreter, Kido } from "@kido/runtime"
+ *
+ * const SendEmail = Directive.define({ tag: "email.Send", fields: { to: Schema.String } })
+ * const sendEmail = DirectiveInterpreter.executor(SendEmail, (directive, context) =>
+ *   Effect.log(`email to ${directive.to} for agent ${context.ref.id}`)
+ * )
+ * const KidoLive = Kido.layer({ executors: [sendEmail] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { Agent, Directive, Signal } from "@kido/core"
+import type { Effect } from "effect"
+import type { AgentRef } from "./AgentServer.ts"
+
+/**
+ * What an executor is told besides the directive: the agent's ref, its state after the `cmd` that
+ * returned the directive, and the signal being handled (if any).
+ *
+ * @example
+ * ```ts
+ * import type { DirectiveInterpreter } from "@kido/runtime"
+ *
+ * const who = (context: DirectiveInterpreter.ExecutorContext) => context.ref.id
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ExecutorContext {
+  readonly ref: AgentRef<unknown>
+  readonly agent: Agent.Agent<unknown>
+  readonly signal: Signal.Signal | undefined
+}
+
+/**
+ * An executor of a custom directive type. Build one with {@link executor} and register it with
+ * `Kido.layer({ executors })`.
+ *
+ * @example
+ * ```ts
+ * import type { DirectiveInterpreter } from "@kido/runtime"
+ *
+ * const tagOf = (e: DirectiveInterpreter.Executor) => e.tag
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Executor {
+  readonly tag: string
+  readonly run: (directive: Directive.Directive, context: ExecutorContext) => Effect.Effect<void, unknown>
+}
+
+/**
+ * Builds the executor of a custom directive type defined with `Directive.define`. `run` runs in the
+ * agent's fiber (keep it short, or fork); a failure is reported as a `DirectiveFailed` to the error policy
+ * and the inspection stream, a defect crashes the agent. An executor needing services captures them when
+ * it is built (inside a `Layer.effect`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Directive } from "@kido/core"
+ * import { DirectiveInterpreter } from "@kido/runtime"
+ *
+ * const Audit = Directive.define({ tag: "audit.Record", fields: { entry: Schema.String } })
+ * const audit = DirectiveInterpreter.executor(Audit, (directive) => Effect.log(directive.entry))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const executor = <D extends Directive.AnyDefinition>(
+  definition: D,
+  run: (directive: Directive.DirectiveOf<D>, context: ExecutorContext) => Effect.Effect<void, unknown>
+): Executor => ({
+  tag: definition.tag,
+  run: run as unknown as Executor["run"]
+})

@@ -1,0 +1,340 @@
+/**
+ * The Kido instance: the place agents run. `Kido.layer(config)` provides a registry of live agents (by id,
+ * and partition for tenancy), the dispatch adapters (`Dispatch.Dispatcher`), the buses (`Bus.Buses`), the
+ * directive executors and the inspection stream. Agents are started under it with {@link start} (or as
+ * layers with `AgentServer.layer`) and found with {@link whereis}, {@link list} and {@link count}.
+ *
+ * Closing the instance's scope stops its agents in reverse start order: each finishes the signal it is
+ * processing, its timers are cancelled, and the signals still queued are counted (an `AgentStopped`
+ * inspection event with `queued`, and a warning) rather than dropped unseen.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Agent } from "@kido/core"
+ * import { Kido } from "@kido/runtime"
+ *
+ * const Idle = Agent.make({ name: "idle", state: Schema.Struct({}) })
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Kido.start(Idle, { id: "a" })
+ *   yield* Kido.start(Idle, { id: "b", partition: "acme" })
+ *   return yield* Kido.count // => 2
+ * }).pipe(Effect.provide(Kido.layer({ mailbox: { capacity: 256 } })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { Agent } from "@kido/core"
+import type { PubSub, Scope } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
+import type { AgentRef, Options, StartError, StartOptions } from "./AgentServer.ts"
+import * as Bus from "./Bus.ts"
+import type { Executor } from "./DirectiveInterpreter.ts"
+import * as Dispatch from "./Dispatch.ts"
+import * as ExitReason from "./ExitReason.ts"
+import type * as Inspection from "./Inspection.ts"
+import { Kido } from "./internal/kido.ts"
+import * as internal from "./internal/runtime.ts"
+import * as RuntimeError from "./RuntimeError.ts"
+
+export {
+  /**
+   * The Kido instance as a service. Use the functions of this module rather than its shape.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Kido } from "@kido/runtime"
+   *
+   * const program = Effect.gen(function*() {
+   *   yield* Kido.Kido // fails to typecheck unless Kido.layer() is provided
+   * })
+   * ```
+   *
+   * @category services
+   * @since 0.1.0
+   */
+  Kido
+}
+
+/**
+ * The configuration of an instance: default {@link Options} for its agents, plus
+ *
+ * - `adapters`: dispatch adapters added to the built-in ones (`Dispatch.adapter`, `Dispatch.webhook`);
+ * - `buses`: the buses' options (`Bus.BusesOptions`; a `"default"` bus always exists);
+ * - `executors`: executors of custom directive types (`DirectiveInterpreter.executor`);
+ * - `inspection.capacity`: how many events a slow inspection subscriber may fall behind before it loses the
+ *   oldest (default 4096);
+ * - `tracing`: a span per processed signal and per directive (default `true`).
+ *
+ * @example
+ * ```ts
+ * import { ErrorPolicy, type Kido } from "@kido/runtime"
+ *
+ * const config: Kido.Config = {
+ *   mailbox: { capacity: 10_000 },
+ *   errorPolicy: ErrorPolicy.maxErrors(10),
+ *   buses: { defaults: { retention: { maxEntries: 1000 } } }
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Config extends Options {
+  readonly adapters?: Iterable<Dispatch.Adapter> | undefined
+  readonly buses?: Bus.BusesOptions | undefined
+  readonly executors?: Iterable<Executor> | undefined
+  readonly inspection?: { readonly capacity?: number | undefined } | undefined
+  readonly tracing?: boolean | undefined
+}
+
+const builtInTags = new Set([
+  "Emit",
+  "Error",
+  "Spawn",
+  "SpawnAgent",
+  "AdoptChild",
+  "StopChild",
+  "Schedule",
+  "Cron",
+  "CronCancel",
+  "RunInstruction",
+  "Stop"
+])
+
+const makeKido = (config: Config | undefined) =>
+  Effect.gen(function*() {
+    const defaults = internal.resolveOptions(internal.defaultOptions, config)
+    if (defaults instanceof RuntimeError.InvalidStartOptions) return yield* defaults
+    const executors = new Map<string, internal.ExecutorEntry>()
+    for (const executor of config?.executors ?? []) {
+      const tag: unknown = executor?.tag
+      if (typeof tag !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(tag) || builtInTags.has(tag)) {
+        return yield* new RuntimeError.InvalidStartOptions({
+          option: "executors",
+          reason: `an executor's tag must be a custom directive tag such as "email.Send", got ${internal.show(tag)}`
+        })
+      }
+      if (typeof executor.run !== "function") {
+        return yield* new RuntimeError.InvalidStartOptions({
+          option: "executors",
+          reason: `the executor of ${internal.show(tag)} has no run function`
+        })
+      }
+      if (executors.has(tag)) {
+        return yield* new RuntimeError.InvalidStartOptions({
+          option: "executors",
+          reason: `two executors are registered for ${internal.show(tag)}`
+        })
+      }
+      executors.set(tag, executor as unknown as internal.ExecutorEntry)
+    }
+    const capacity = config?.inspection?.capacity ?? 4096
+    if (!Number.isSafeInteger(capacity) || capacity < 1) {
+      return yield* new RuntimeError.InvalidStartOptions({
+        option: "inspection.capacity",
+        reason: `must be a whole number of 1 or more, got ${internal.show(capacity)}`
+      })
+    }
+    const tracing = config?.tracing ?? true
+    if (typeof tracing !== "boolean") {
+      return yield* new RuntimeError.InvalidStartOptions({
+        option: "tracing",
+        reason: `must be true or false, got ${internal.show(tracing)}`
+      })
+    }
+    return yield* internal.makeInstance({
+      defaults,
+      buses: yield* Bus.Buses,
+      dispatcher: yield* Dispatch.Dispatcher,
+      executors,
+      inspectionCapacity: capacity,
+      tracing
+    })
+  })
+
+/**
+ * The instance as a layer, with its buses and dispatcher (also provided, for direct use). Fails with
+ * `InvalidStartOptions`, `Bus.InvalidOption` or `Dispatch.InvalidAdapter` when the configuration is out of
+ * range.
+ *
+ * @example
+ * ```ts
+ * import { Dispatch, Kido } from "@kido/runtime"
+ *
+ * const audit = Dispatch.adapter("audit", () => Dispatch.noop.dispatch as never)
+ * const KidoLive = Kido.layer({ adapters: [Dispatch.noop], callTimeout: "2 seconds" })
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  config?: Config
+): Layer.Layer<
+  Kido | Bus.Buses | Dispatch.Dispatcher,
+  RuntimeError.InvalidStartOptions | Bus.InvalidOption | Dispatch.InvalidAdapter
+> =>
+  Layer.effect(Kido, makeKido(config)).pipe(
+    Layer.provideMerge(
+      Layer.merge(Bus.Buses.layer(config?.buses), Dispatch.Dispatcher.layer({ adapters: config?.adapters }))
+    )
+  )
+
+/**
+ * Starts an agent of `definition` under the instance and returns its ref. Fails with
+ * `AgentAlreadyStarted` (an agent with this id runs in this partition), `InvalidState` (the initial state
+ * does not fit the schema), `InvalidStartOptions` or `AgentStopped` (the instance is shutting down). The
+ * agent's declared schedules (its own and its plugins') start with it.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Agent } from "@kido/core"
+ * import { Kido } from "@kido/runtime"
+ *
+ * const Idle = Agent.make({ name: "idle", state: Schema.Struct({}) })
+ * const program = Kido.start(Idle, { id: "idle-1", mailbox: { capacity: 16, overflow: "backpressure" } })
+ * ```
+ *
+ * @category lifecycle
+ * @since 0.1.0
+ */
+export const start = <S>(
+  definition: Agent.Definition<S>,
+  options?: StartOptions
+): Effect.Effect<AgentRef<S>, StartError, Kido> =>
+  Effect.flatMap(Kido, (instance) => internal.start(instance, definition, options)) as Effect.Effect<
+    AgentRef<S>,
+    StartError,
+    Kido
+  >
+
+/**
+ * Stops an agent, given its ref or its id (and partition), and waits until it has stopped (see
+ * `AgentServer.stop`). Fails with `AgentNotFound` when no live agent has that id.
+ *
+ * @example
+ * ```ts
+ * import { Kido } from "@kido/runtime"
+ *
+ * const program = Kido.stop("counter-1")
+ * ```
+ *
+ * @category lifecycle
+ * @since 0.1.0
+ */
+export const stop = (
+  agent: AgentRef<any> | string,
+  options?: { readonly partition?: string | undefined; readonly reason?: ExitReason.ExitReason | undefined }
+): Effect.Effect<ExitReason.ExitReason, RuntimeError.AgentNotFound, Kido> =>
+  Effect.flatMap(Kido, (instance) => {
+    const reason = options?.reason ?? ExitReason.normal
+    if (internal.isServer(agent)) return internal.stopServer(agent, reason)
+    const server = typeof agent === "string"
+      ? instance.registry.get(internal.keyOf(agent, options?.partition))
+      : undefined
+    if (server === undefined) {
+      return Effect.fail(
+        new RuntimeError.AgentNotFound({
+          agentId: typeof agent === "string" ? agent : internal.show(agent),
+          ...(options?.partition === undefined ? {} : { partition: options.partition })
+        })
+      )
+    }
+    return internal.stopServer(server, reason)
+  })
+
+/**
+ * The live agent registered under `id` (in `partition`), if any.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Kido } from "@kido/runtime"
+ *
+ * const isRunning = (id: string) => Effect.map(Kido.whereis(id), Option.isSome)
+ * ```
+ *
+ * @category registry
+ * @since 0.1.0
+ */
+export const whereis = (id: string, partition?: string): Effect.Effect<Option.Option<AgentRef>, never, Kido> =>
+  Effect.map(Kido, (instance) => Option.fromUndefinedOr(instance.registry.get(internal.keyOf(id, partition))))
+
+/**
+ * The live agents, in start order (optionally only those of one partition).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Kido } from "@kido/runtime"
+ *
+ * const ids = Effect.map(Kido.list(), (refs) => refs.map((ref) => ref.id))
+ * ```
+ *
+ * @category registry
+ * @since 0.1.0
+ */
+export const list = (options?: { readonly partition?: string | undefined }): Effect.Effect<
+  ReadonlyArray<AgentRef>,
+  never,
+  Kido
+> =>
+  Effect.map(Kido, (instance) => {
+    const all = [...instance.order]
+    return options?.partition === undefined ? all : all.filter((server) => server.partition === options.partition)
+  })
+
+/**
+ * How many agents are live.
+ *
+ * @example
+ * ```ts
+ * import { Kido } from "@kido/runtime"
+ *
+ * const program = Kido.count // Effect<number, never, Kido>
+ * ```
+ *
+ * @category registry
+ * @since 0.1.0
+ */
+export const count: Effect.Effect<number, never, Kido> = Effect.map(Kido, (instance) => instance.registry.size)
+
+/**
+ * Subscribes to the instance's inspection stream for the current scope (see `Inspection`). Events
+ * published after the subscription are delivered; nothing is built while nobody subscribes.
+ *
+ * @example
+ * ```ts
+ * import { Effect, PubSub } from "effect"
+ * import { Kido } from "@kido/runtime"
+ *
+ * const nextEvent = Effect.scoped(Effect.flatMap(Kido.inspect, PubSub.take))
+ * ```
+ *
+ * @category inspection
+ * @since 0.1.0
+ */
+export const inspect: Effect.Effect<PubSub.Subscription<Inspection.Event>, never, Kido | Scope.Scope> = Effect
+  .flatMap(Kido, internal.subscribe)
+
+/**
+ * The inspection stream as a `Stream` (subscribed when the stream starts).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Kido } from "@kido/runtime"
+ *
+ * const firstTen = Stream.runCollect(Stream.take(Kido.events, 10))
+ * ```
+ *
+ * @category inspection
+ * @since 0.1.0
+ */
+export const events: Stream.Stream<Inspection.Event, never, Kido> = Stream.unwrap(
+  Effect.map(inspect, Stream.fromSubscription)
+)

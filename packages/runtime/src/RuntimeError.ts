@@ -1,0 +1,332 @@
+/**
+ * The typed errors of running agents: what a sender, a caller or the runtime itself is told when something
+ * does not go as asked. Each one names the agent and says what was wrong, and each is a `Schema.TaggedError`,
+ * so it serialises (into storage, across a cluster) like the rest of Kido's errors.
+ *
+ * | error | when |
+ * |---|---|
+ * | {@link MailboxFull} | a mailbox is full: rejected at once, or after waiting (backpressure) |
+ * | {@link CallTimeout} | a `call` got no reply in time (the signal may still be processed) |
+ * | {@link AgentNotFound} | no live agent has that id (in that partition) |
+ * | {@link AgentAlreadyStarted} | an agent with that id is already running |
+ * | {@link AgentStopped} | the agent stopped (or crashed) before it could take or answer the signal |
+ * | {@link Unroutable} | a `call`'s signal has no route in the agent |
+ * | {@link AwaitTimeout} / {@link AwaitFailed} | `awaitCompletion` ran out of time / saw a failed status |
+ * | {@link InvalidStartOptions} | `Kido.start` or `Kido.layer` was given options out of range |
+ * | {@link DirectiveFailed} | the runtime could not carry out a directive (reported to the error policy) |
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.MailboxFull({ agentId: "counter-1", capacity: 2, overflow: "reject" }).message
+ * // => 'Mailbox of agent "counter-1" is full (capacity 2): the signal was rejected'
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+const quote = (s: string): string => JSON.stringify(s)
+const where = (agentId: string, partition: string | undefined): string =>
+  partition === undefined ? `agent ${quote(agentId)}` : `agent ${quote(agentId)} in partition ${quote(partition)}`
+
+/**
+ * A signal could not be put in an agent's mailbox because it was full. With the `"reject"` overflow policy
+ * the sender is told at once; with `"backpressure"` the sender waited `waitedMillis` for room first. The
+ * signal was not enqueued: nothing was dropped unseen.
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.MailboxFull({ agentId: "a", capacity: 8, overflow: "backpressure", waitedMillis: 100 }).message
+ * // => 'Mailbox of agent "a" is full (capacity 8): no room after waiting 100 ms'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class MailboxFull extends Schema.TaggedError<MailboxFull>("@kido/runtime/MailboxFull")("MailboxFull", {
+  agentId: Schema.String,
+  capacity: Schema.Number,
+  overflow: Schema.Literals(["reject", "backpressure"]),
+  waitedMillis: Schema.optionalKey(Schema.Number)
+}) {
+  override get message(): string {
+    const outcome = this.overflow === "reject"
+      ? "the signal was rejected"
+      : `no room after waiting ${this.waitedMillis ?? 0} ms`
+    return `Mailbox of agent ${quote(this.agentId)} is full (capacity ${this.capacity}): ${outcome}`
+  }
+}
+
+/**
+ * A `call` got no reply within `timeoutMillis`. The signal stays in the mailbox and may still be
+ * processed: a timeout says the caller stopped waiting, not that the work was undone.
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.CallTimeout({ agentId: "a", signalType: "work.start", timeoutMillis: 5000 }).message
+ * // => 'Call to agent "a" with "work.start" got no reply within 5000 ms'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CallTimeout extends Schema.TaggedError<CallTimeout>("@kido/runtime/CallTimeout")("CallTimeout", {
+  agentId: Schema.String,
+  signalType: Schema.String,
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `Call to agent ${quote(this.agentId)} with ${
+      quote(this.signalType)
+    } got no reply within ${this.timeoutMillis} ms`
+  }
+}
+
+/**
+ * No live agent is registered under `agentId` (in `partition`).
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.AgentNotFound({ agentId: "billing", partition: "acme" }).message
+ * // => 'No running agent "billing" in partition "acme"'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AgentNotFound extends Schema.TaggedError<AgentNotFound>("@kido/runtime/AgentNotFound")("AgentNotFound", {
+  agentId: Schema.String,
+  partition: Schema.optionalKey(Schema.String)
+}) {
+  override get message(): string {
+    return `No running ${where(this.agentId, this.partition)}`
+  }
+}
+
+/**
+ * An agent with this id (in this partition) is already running; ids are unique among live agents.
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.AgentAlreadyStarted({ agentId: "counter-1", name: "counter" }).message
+ * // => 'Cannot start agent "counter-1": an agent with that id is already running (counter)'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AgentAlreadyStarted
+  extends Schema.TaggedError<AgentAlreadyStarted>("@kido/runtime/AgentAlreadyStarted")("AgentAlreadyStarted", {
+    agentId: Schema.String,
+    partition: Schema.optionalKey(Schema.String),
+    name: Schema.String
+  })
+{
+  override get message(): string {
+    return `Cannot start ${
+      where(this.agentId, this.partition)
+    }: an agent with that id is already running (${this.name})`
+  }
+}
+
+/**
+ * The agent is not running (it stopped or crashed), so it cannot take the signal, or it stopped before
+ * answering a `call` that was already queued. `reason` says how it ended.
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.AgentStopped({ agentId: "a", reason: "normal" }).message
+ * // => 'Agent "a" is not running (normal)'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AgentStopped extends Schema.TaggedError<AgentStopped>("@kido/runtime/AgentStopped")("AgentStopped", {
+  agentId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Agent ${quote(this.agentId)} is not running (${this.reason})`
+  }
+}
+
+/**
+ * A `call`'s signal has no route in the agent (or its type is invalid): it was not enqueued.
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.Unroutable({ agentId: "a", signalType: "nope", reason: "no route matches" }).message
+ * // => 'Agent "a" cannot route "nope": no route matches'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class Unroutable extends Schema.TaggedError<Unroutable>("@kido/runtime/Unroutable")("Unroutable", {
+  agentId: Schema.String,
+  signalType: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Agent ${quote(this.agentId)} cannot route ${quote(this.signalType)}: ${this.reason}`
+  }
+}
+
+/**
+ * `awaitCompletion` gave up: within `timeoutMillis` the state at `path` never reached one of `waitingFor`;
+ * `lastValue` is what it held last (shown as JSON).
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.AwaitTimeout({
+ *   agentId: "job-1",
+ *   path: "status",
+ *   waitingFor: ["completed", "failed"],
+ *   lastValue: '"running"',
+ *   timeoutMillis: 1000
+ * }).message
+ * // => 'Timed out after 1000 ms waiting for state.status of agent "job-1" to become "completed" or "failed" (last value: "running")'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AwaitTimeout extends Schema.TaggedError<AwaitTimeout>("@kido/runtime/AwaitTimeout")("AwaitTimeout", {
+  agentId: Schema.String,
+  path: Schema.String,
+  waitingFor: Schema.Array(Schema.String),
+  lastValue: Schema.String,
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    const values = this.waitingFor.map(quote).join(" or ")
+    return `Timed out after ${this.timeoutMillis} ms waiting for state.${this.path} of agent ${
+      quote(this.agentId)
+    } to become ${values} (last value: ${this.lastValue})`
+  }
+}
+
+/**
+ * `awaitCompletion` saw the state at `path` reach one of the failed values; `value` is that value and
+ * `error` what the state holds under the `errorPath` (when there is one).
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.AwaitFailed({ agentId: "job-1", path: "status", value: "failed" }).message
+ * // => 'Agent "job-1" reached state.status = "failed"'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AwaitFailed extends Schema.TaggedError<AwaitFailed>("@kido/runtime/AwaitFailed")("AwaitFailed", {
+  agentId: Schema.String,
+  path: Schema.String,
+  value: Schema.String,
+  error: Schema.optionalKey(Schema.Unknown)
+}) {
+  override get message(): string {
+    return `Agent ${quote(this.agentId)} reached state.${this.path} = ${quote(this.value)}`
+  }
+}
+
+/**
+ * Options given to `Kido.start`, `Kido.layer` or `AgentServer.layer` are out of range or of the wrong kind;
+ * `option` names the option and `reason` says what was expected.
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.InvalidStartOptions({ option: "mailbox.capacity", reason: "must be a whole number of 1 or more, got 0" }).message
+ * // => "Invalid option mailbox.capacity: must be a whole number of 1 or more, got 0"
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidStartOptions
+  extends Schema.TaggedError<InvalidStartOptions>("@kido/runtime/InvalidStartOptions")("InvalidStartOptions", {
+    option: Schema.String,
+    reason: Schema.String
+  })
+{
+  override get message(): string {
+    return `Invalid option ${this.option}: ${this.reason}`
+  }
+}
+
+/**
+ * The runtime could not carry out a directive: `directive` is its tag, `target` the dispatch target or
+ * child it was for (when there is one), `reason` what went wrong and `error` the underlying error. The
+ * runtime hands it to the agent's error policy (context `"directive"`) and to the inspection stream.
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.DirectiveFailed({ agentId: "a", directive: "Emit", target: "Parent", reason: "the agent has no parent" }).message
+ * // => 'Agent "a" could not run its Emit directive (to Parent): the agent has no parent'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DirectiveFailed
+  extends Schema.TaggedError<DirectiveFailed>("@kido/runtime/DirectiveFailed")("DirectiveFailed", {
+    agentId: Schema.String,
+    directive: Schema.String,
+    target: Schema.optionalKey(Schema.String),
+    reason: Schema.String,
+    error: Schema.optionalKey(Schema.Unknown)
+  })
+{
+  override get message(): string {
+    const to = this.target === undefined ? "" : ` (to ${this.target})`
+    return `Agent ${quote(this.agentId)} could not run its ${this.directive} directive${to}: ${this.reason}`
+  }
+}
+
+/**
+ * Any error of this module.
+ *
+ * @example
+ * ```ts
+ * import type { RuntimeError } from "@kido/runtime"
+ *
+ * const tagOf = (e: RuntimeError.RuntimeError) => e._tag
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RuntimeError =
+  | MailboxFull
+  | CallTimeout
+  | AgentNotFound
+  | AgentAlreadyStarted
+  | AgentStopped
+  | Unroutable
+  | AwaitTimeout
+  | AwaitFailed
+  | InvalidStartOptions
+  | DirectiveFailed

@@ -1,0 +1,1625 @@
+/**
+ * The running side of Kido: agent servers (one fiber and one bounded mailbox per agent), the instance that
+ * registers and stops them, and the interpretation of directives. The public modules (`AgentServer`,
+ * `Kido`, `DirectiveInterpreter`) are thin layers over this file; keeping the implementation in one place
+ * avoids import cycles between them (a server spawns children through its instance, the instance starts
+ * servers).
+ *
+ * @internal
+ */
+import { Agent, Directive, Exec, Instruction, Router, Signal } from "@kido/core"
+import type { Action } from "@kido/core"
+import type { Clock } from "effect"
+import {
+  Cause,
+  Cron,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Metric,
+  Option,
+  PubSub,
+  Queue,
+  Result,
+  Scope,
+  Tracer
+} from "effect"
+import type * as Bus from "../Bus.ts"
+import * as BusModule from "../Bus.ts"
+import type * as Dispatch from "../Dispatch.ts"
+import type * as ErrorPolicy from "../ErrorPolicy.ts"
+import * as ExitReason from "../ExitReason.ts"
+import type * as Inspection from "../Inspection.ts"
+import * as RuntimeError from "../RuntimeError.ts"
+
+// -----------------------------------------------------------------------------
+// Options
+// -----------------------------------------------------------------------------
+
+/** How a full mailbox treats a new signal. */
+export type Overflow = "reject" | "backpressure"
+
+/** When a `call` is answered. */
+export type Reply = "afterCmd" | "afterDirectives"
+
+/** The per-agent options, all resolved. */
+export interface ServerOptions {
+  readonly capacity: number
+  readonly overflow: Overflow
+  readonly backpressureTimeoutMillis: number
+  readonly callTimeoutMillis: number
+  readonly shutdownTimeoutMillis: number
+  readonly reply: Reply
+  readonly errorPolicy: ErrorPolicy.ErrorPolicy
+  readonly defaultDispatch: ReadonlyArray<Directive.DispatchTarget> | undefined
+  readonly emitConcurrency: number
+}
+
+/** The options a caller may give (instance-wide defaults or per agent). */
+export interface OptionsInput {
+  readonly mailbox?: {
+    readonly capacity?: number | undefined
+    readonly overflow?: Overflow | undefined
+    readonly backpressureTimeout?: Duration.Input | undefined
+  } | undefined
+  readonly callTimeout?: Duration.Input | undefined
+  readonly shutdownTimeout?: Duration.Input | undefined
+  readonly reply?: Reply | undefined
+  readonly errorPolicy?: ErrorPolicy.ErrorPolicy | undefined
+  readonly defaultDispatch?: Directive.Dispatch | undefined
+  readonly emitConcurrency?: number | undefined
+}
+
+export const defaultOptions: ServerOptions = {
+  capacity: 1024,
+  overflow: "reject",
+  backpressureTimeoutMillis: 5000,
+  callTimeoutMillis: 5000,
+  shutdownTimeoutMillis: 5000,
+  reply: "afterCmd",
+  errorPolicy: { _tag: "LogOnly" },
+  defaultDispatch: undefined,
+  emitConcurrency: 8
+}
+
+export const show = (u: unknown): string => {
+  if (typeof u === "string") return JSON.stringify(u)
+  if (typeof u === "function") return "a function"
+  if (u === undefined) return "undefined"
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return String(u)
+  }
+}
+
+const invalid = (option: string, reason: string) => new RuntimeError.InvalidStartOptions({ option, reason })
+
+const wholeAtLeastOne = (option: string, u: unknown): number | RuntimeError.InvalidStartOptions =>
+  typeof u === "number" && Number.isSafeInteger(u) && u >= 1
+    ? u
+    : invalid(option, `must be a whole number of 1 or more, got ${show(u)}`)
+
+const millisOf = (option: string, u: Duration.Input): number | RuntimeError.InvalidStartOptions => {
+  const d = Duration.fromInput(u)
+  if (Option.isNone(d)) {
+    return invalid(option, `must be a duration such as "5 seconds" or a number of ms, got ${show(u)}`)
+  }
+  const ms = Duration.toMillis(d.value)
+  return Number.isNaN(ms) || ms < 0 ? invalid(option, `must not be negative, got ${show(u)}`) : ms
+}
+
+const checkPolicy = (policy: unknown): ErrorPolicy.ErrorPolicy | RuntimeError.InvalidStartOptions => {
+  const p = policy as ErrorPolicy.ErrorPolicy
+  switch (p?._tag) {
+    case "LogOnly":
+    case "StopOnError":
+      return p
+    case "EmitSignal": {
+      if (!Signal.isValidType(p.type)) {
+        return invalid("errorPolicy.type", `must be a valid signal type, got ${show(p.type)}`)
+      }
+      if (p.dispatch !== undefined) {
+        const targets = dispatchList(p.dispatch)
+        if (typeof targets === "string") return invalid("errorPolicy.dispatch", targets)
+      }
+      return p
+    }
+    case "MaxErrors": {
+      const max = wholeAtLeastOne("errorPolicy.max", p.max)
+      return typeof max === "number" ? p : max
+    }
+    case "Custom":
+      return typeof p.decide === "function" ? p : invalid("errorPolicy.decide", "must be a function")
+    default:
+      return invalid("errorPolicy", `must be built with ErrorPolicy (logOnly, stopOnError, ...), got ${show(policy)}`)
+  }
+}
+
+/** Checks a dispatch given in options (emits check theirs when built). */
+const dispatchList = (dispatch: unknown): ReadonlyArray<Directive.DispatchTarget> | string => {
+  const list: ReadonlyArray<unknown> = Array.isArray(dispatch) ? dispatch : [dispatch]
+  if (list.length === 0) return "must name at least one target"
+  for (const target of list) {
+    if (!isTarget(target)) return `${show(target)} is not a dispatch target (Self, Parent, Agent, Bus or Adapter)`
+  }
+  return list as ReadonlyArray<Directive.DispatchTarget>
+}
+
+const isTarget = (u: unknown): u is Directive.DispatchTarget => {
+  if (typeof u !== "object" || u === null) return false
+  const t = u as { readonly _tag?: unknown; readonly id?: unknown; readonly adapter?: unknown }
+  switch (t._tag) {
+    case "Self":
+    case "Parent":
+    case "Bus":
+      return true
+    case "Agent":
+      return typeof t.id === "string" && t.id !== ""
+    case "Adapter":
+      return typeof t.adapter === "string" && t.adapter !== ""
+    default:
+      return false
+  }
+}
+
+/** Resolves `input` over `base`; the first invalid option is the error. */
+export const resolveOptions = (
+  base: ServerOptions,
+  input: OptionsInput | undefined,
+  prefix = ""
+): ServerOptions | RuntimeError.InvalidStartOptions => {
+  if (input === undefined) return base
+  const name = (option: string) => prefix + option
+  let capacity = base.capacity
+  let overflow = base.overflow
+  let backpressureTimeoutMillis = base.backpressureTimeoutMillis
+  const mailbox = input.mailbox
+  if (mailbox !== undefined) {
+    if (mailbox.capacity !== undefined) {
+      const c = wholeAtLeastOne(name("mailbox.capacity"), mailbox.capacity)
+      if (typeof c !== "number") return c
+      capacity = c
+    }
+    if (mailbox.overflow !== undefined) {
+      if (mailbox.overflow !== "reject" && mailbox.overflow !== "backpressure") {
+        return invalid(name("mailbox.overflow"), `must be "reject" or "backpressure", got ${show(mailbox.overflow)}`)
+      }
+      overflow = mailbox.overflow
+    }
+    if (mailbox.backpressureTimeout !== undefined) {
+      const ms = millisOf(name("mailbox.backpressureTimeout"), mailbox.backpressureTimeout)
+      if (typeof ms !== "number") return ms
+      backpressureTimeoutMillis = ms
+    }
+  }
+  let callTimeoutMillis = base.callTimeoutMillis
+  if (input.callTimeout !== undefined) {
+    const ms = millisOf(name("callTimeout"), input.callTimeout)
+    if (typeof ms !== "number") return ms
+    callTimeoutMillis = ms
+  }
+  let shutdownTimeoutMillis = base.shutdownTimeoutMillis
+  if (input.shutdownTimeout !== undefined) {
+    const ms = millisOf(name("shutdownTimeout"), input.shutdownTimeout)
+    if (typeof ms !== "number") return ms
+    shutdownTimeoutMillis = ms
+  }
+  let reply = base.reply
+  if (input.reply !== undefined) {
+    if (input.reply !== "afterCmd" && input.reply !== "afterDirectives") {
+      return invalid(name("reply"), `must be "afterCmd" or "afterDirectives", got ${show(input.reply)}`)
+    }
+    reply = input.reply
+  }
+  let errorPolicy = base.errorPolicy
+  if (input.errorPolicy !== undefined) {
+    const p = checkPolicy(input.errorPolicy)
+    if (p instanceof RuntimeError.InvalidStartOptions) return p
+    errorPolicy = p
+  }
+  let defaultDispatch = base.defaultDispatch
+  if (input.defaultDispatch !== undefined) {
+    const list = dispatchList(input.defaultDispatch)
+    if (typeof list === "string") return invalid(name("defaultDispatch"), list)
+    defaultDispatch = list
+  }
+  let emitConcurrency = base.emitConcurrency
+  if (input.emitConcurrency !== undefined) {
+    const c = wholeAtLeastOne(name("emitConcurrency"), input.emitConcurrency)
+    if (typeof c !== "number") return c
+    emitConcurrency = c
+  }
+  return {
+    capacity,
+    overflow,
+    backpressureTimeoutMillis,
+    callTimeoutMillis,
+    shutdownTimeoutMillis,
+    reply,
+    errorPolicy,
+    defaultDispatch,
+    emitConcurrency
+  }
+}
+
+// -----------------------------------------------------------------------------
+// Mailbox items
+// -----------------------------------------------------------------------------
+
+/** Everything in a mailbox that is not a plain (cast) signal. */
+abstract class Request {
+  /** Marks mailbox requests apart from signals (plain objects). */
+  readonly isRequest = true
+}
+
+/** A `call`: the signal, and where its reply goes. */
+export class CallRequest extends Request {
+  readonly signal: Signal.Signal
+  readonly reply: Deferred.Deferred<Agent.Agent<any>, RuntimeError.AgentStopped>
+  readonly afterDirectives: boolean
+  readonly parentSpan: Tracer.AnySpan | undefined
+  constructor(
+    signal: Signal.Signal,
+    reply: Deferred.Deferred<Agent.Agent<any>, RuntimeError.AgentStopped>,
+    afterDirectives: boolean,
+    parentSpan: Tracer.AnySpan | undefined
+  ) {
+    super()
+    this.signal = signal
+    this.reply = reply
+    this.afterDirectives = afterDirectives
+    this.parentSpan = parentSpan
+  }
+}
+
+/** Instructions for the agent's `cmd` that the runtime feeds back (schedules, RunInstruction results). */
+export class InstructionRequest extends Request {
+  readonly instructions: Instruction.Input
+  readonly origin: string
+  constructor(instructions: Instruction.Input, origin: string) {
+    super()
+    this.instructions = instructions
+    this.origin = origin
+  }
+}
+
+/** An error met outside the agent's fiber (a spawned effect, a RunInstruction without a result action). */
+export class ErrorReport extends Request {
+  readonly error: unknown
+  readonly context: string
+  constructor(error: unknown, context: string) {
+    super()
+    this.error = error
+    this.context = context
+  }
+}
+
+/** Wakes a mailbox loop so that it sees a stop request. */
+class Wake extends Request {}
+const wake = new Wake()
+
+export type Item = Signal.Signal | Request
+
+const countsAsQueued = (item: Item): boolean => !(item instanceof Wake)
+
+// -----------------------------------------------------------------------------
+// Servers
+// -----------------------------------------------------------------------------
+
+export type Status = "running" | "stopping" | "stopped"
+
+interface ParentLink {
+  readonly server: Server
+  readonly tag: string
+  readonly onParentDeath: Directive.OnParentDeath
+}
+
+interface Waiter {
+  readonly check: (agent: Agent.Agent<unknown>) => boolean
+  readonly fail: (error: RuntimeError.AgentStopped) => void
+}
+
+export const RefTypeId = "~@kido/runtime/AgentRef"
+
+/** The object behind an `AgentRef`: stable for the agent's whole life. */
+export class Server {
+  readonly [RefTypeId] = RefTypeId
+  agent: Agent.Agent<any>
+  status: Status = "running"
+  exitReason: ExitReason.ExitReason | undefined = undefined
+  stopRequest: ExitReason.ExitReason | undefined = undefined
+  fiber: Fiber.Fiber<ExitReason.ExitReason> | undefined = undefined
+  /** The batch being processed and the index of its first unprocessed item. */
+  inflight: ReadonlyArray<Item> | undefined = undefined
+  next = 0
+  current: Item | undefined = undefined
+  processed = 0
+  errors = 0
+  parent: ParentLink | undefined = undefined
+  readonly children = new Map<string, Server>()
+  readonly jobs = new Map<string, Fiber.Fiber<unknown>>()
+  readonly waiters = new Set<Waiter>()
+  readonly exited = Deferred.makeUnsafe<ExitReason.ExitReason>()
+  /** Set while handling an error signal of the emitSignal policy, so errors there do not loop. */
+  handlingErrorSignal = false
+
+  readonly instance: Instance
+  readonly definition: Agent.Definition<any>
+  readonly partition: string | undefined
+  readonly key: string
+  readonly options: ServerOptions
+  readonly mailbox: Queue.Queue<Item>
+  readonly scope: Scope.Closeable
+  readonly seq: number
+
+  constructor(
+    instance: Instance,
+    definition: Agent.Definition<any>,
+    agent: Agent.Agent<any>,
+    partition: string | undefined,
+    key: string,
+    options: ServerOptions,
+    mailbox: Queue.Queue<Item>,
+    scope: Scope.Closeable,
+    seq: number
+  ) {
+    this.instance = instance
+    this.definition = definition
+    this.agent = agent
+    this.partition = partition
+    this.key = key
+    this.options = options
+    this.mailbox = mailbox
+    this.scope = scope
+    this.seq = seq
+  }
+
+  get id(): string {
+    return this.agent.id
+  }
+
+  get name(): string {
+    return this.definition.name
+  }
+
+  toJSON(): unknown {
+    return { _id: "AgentRef", id: this.id, name: this.name, partition: this.partition }
+  }
+
+  toString(): string {
+    return `AgentRef(${this.name}#${this.id})`
+  }
+}
+
+export const isServer = (u: unknown): u is Server => u instanceof Server
+
+export const keyOf = (id: string, partition: string | undefined): string =>
+  partition === undefined ? id : `${partition}\u0000${id}`
+
+// -----------------------------------------------------------------------------
+// The instance
+// -----------------------------------------------------------------------------
+
+/** A custom directive executor, as the interpreter stores it. */
+export interface ExecutorEntry {
+  readonly tag: string
+  readonly run: (directive: Directive.Directive, context: ExecutorContext) => Effect.Effect<void, unknown>
+}
+
+/** What a custom executor is told. */
+export interface ExecutorContext {
+  readonly ref: Server
+  readonly agent: Agent.Agent<unknown>
+  readonly signal: Signal.Signal | undefined
+}
+
+export interface Instance {
+  readonly defaults: ServerOptions
+  readonly registry: Map<string, Server>
+  /** Live servers in start order. */
+  readonly order: Set<Server>
+  readonly buses: Bus.Buses["Service"]
+  readonly dispatcher: Dispatch.Dispatcher["Service"]
+  readonly executors: ReadonlyMap<string, ExecutorEntry>
+  readonly events: PubSub.PubSub<Inspection.Event>
+  subscribers: number
+  readonly clock: Clock.Clock
+  readonly tracing: boolean
+  seq: number
+  closing: boolean
+}
+
+export const makeInstance = (options: {
+  readonly defaults: ServerOptions
+  readonly buses: Bus.Buses["Service"]
+  readonly dispatcher: Dispatch.Dispatcher["Service"]
+  readonly executors: ReadonlyMap<string, ExecutorEntry>
+  readonly inspectionCapacity: number
+  readonly tracing: boolean
+}): Effect.Effect<Instance, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const events = yield* PubSub.sliding<Inspection.Event>(options.inspectionCapacity)
+    const clock = yield* Effect.clockWith(Effect.succeed)
+    const instance: Instance = {
+      defaults: options.defaults,
+      registry: new Map(),
+      order: new Set(),
+      buses: options.buses,
+      dispatcher: options.dispatcher,
+      executors: options.executors,
+      events,
+      subscribers: 0,
+      clock,
+      tracing: options.tracing,
+      seq: 0,
+      closing: false
+    }
+    yield* Effect.addFinalizer(() => shutdownAll(instance))
+    return instance
+  })
+
+/** Subscribes to the inspection stream for the current scope. */
+export const subscribe = (
+  instance: Instance
+): Effect.Effect<PubSub.Subscription<Inspection.Event>, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.map(PubSub.subscribe(instance.events), (subscription) => {
+      instance.subscribers++
+      return subscription
+    }),
+    () => Effect.sync(() => instance.subscribers--)
+  )
+
+type EventBody<E extends Inspection.Event> = E extends unknown ? Omit<E, keyof Inspection.Base> : never
+
+export const publish = (server: Server, body: () => EventBody<Inspection.Event>): void => {
+  const instance = server.instance
+  if (instance.subscribers === 0) return
+  PubSub.publishUnsafe(
+    instance.events,
+    {
+      at: instance.clock.currentTimeMillisUnsafe(),
+      agentId: server.id,
+      agentName: server.name,
+      partition: server.partition,
+      ...body()
+    } as Inspection.Event
+  )
+}
+
+/** Stops every live agent, last started first; each reports what was still queued. */
+const shutdownAll = (instance: Instance): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    instance.closing = true
+    const servers = [...instance.order].toReversed()
+    for (const server of servers) {
+      if (server.status !== "stopped") yield* stopServer(server, ExitReason.shutdown)
+    }
+  })
+
+// -----------------------------------------------------------------------------
+// Metrics
+// -----------------------------------------------------------------------------
+
+const metricsByName = new Map<string, {
+  readonly processed: Metric.Counter<number>
+  readonly depth: Metric.Gauge<number>
+  readonly rejected: Metric.Counter<number>
+}>()
+
+const agentsAlive = Metric.gauge("kido_agents_alive", { description: "Agents running in this process" })
+const errorsTotal = Metric.counter("kido_agent_errors_total", {
+  description: "Errors handed to agents' error policies",
+  incremental: true
+})
+const directiveDuration = Metric.histogram("kido_directive_duration_ms", {
+  description: "Time the runtime took to carry out a directive, in milliseconds",
+  boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 4, count: 12 })
+})
+
+const metricsOf = (name: string) => {
+  let metrics = metricsByName.get(name)
+  if (metrics === undefined) {
+    const attributes = { agent: name }
+    metrics = {
+      processed: Metric.withAttributes(
+        Metric.counter("kido_signals_processed_total", {
+          description: "Signals and fed-back instructions processed by agents",
+          incremental: true
+        }),
+        attributes
+      ),
+      depth: Metric.withAttributes(
+        Metric.gauge("kido_mailbox_depth", { description: "Items in an agent's mailbox when it took its last batch" }),
+        attributes
+      ),
+      rejected: Metric.withAttributes(
+        Metric.counter("kido_mailbox_rejected_total", {
+          description: "Signals refused because a mailbox was full or its agent not running",
+          incremental: true
+        }),
+        attributes
+      )
+    }
+    metricsByName.set(name, metrics)
+  }
+  return metrics
+}
+
+let alive = 0
+const changeAlive = (delta: number) => Effect.suspend(() => Metric.update(agentsAlive, alive += delta))
+
+// -----------------------------------------------------------------------------
+// Starting
+// -----------------------------------------------------------------------------
+
+export interface StartInput extends OptionsInput {
+  readonly id?: string | undefined
+  readonly partition?: string | undefined
+  readonly state?: { readonly [key: string]: unknown } | undefined
+}
+
+export const start = (
+  instance: Instance,
+  definition: Agent.Definition<any>,
+  input: StartInput | undefined,
+  parent?: { readonly server: Server; readonly tag: string; readonly onParentDeath: Directive.OnParentDeath }
+): Effect.Effect<
+  Server,
+  RuntimeError.AgentAlreadyStarted | RuntimeError.InvalidStartOptions | RuntimeError.AgentStopped | Agent.InvalidState
+> =>
+  Effect.gen(function*() {
+    if (!Agent.isDefinition(definition)) {
+      return yield* invalid("definition", `must be an agent definition built with Agent.make, got ${show(definition)}`)
+    }
+    if (input !== undefined && (typeof input !== "object" || input === null)) {
+      return yield* invalid("options", `must be an object, got ${show(input)}`)
+    }
+    const partition = input?.partition
+    if (partition !== undefined && (typeof partition !== "string" || partition === "")) {
+      return yield* invalid("partition", `must be a non-empty string, got ${show(partition)}`)
+    }
+    const options = resolveOptions(instance.defaults, input)
+    if (options instanceof RuntimeError.InvalidStartOptions) return yield* options
+    const agent = yield* definition.new({ id: input?.id, state: input?.state })
+    if (instance.closing) {
+      return yield* new RuntimeError.AgentStopped({ agentId: agent.id, reason: "the Kido instance is shutting down" })
+    }
+    const key = keyOf(agent.id, partition)
+    const existing = instance.registry.get(key)
+    if (existing !== undefined) {
+      return yield* new RuntimeError.AgentAlreadyStarted({
+        agentId: agent.id,
+        ...(partition === undefined ? {} : { partition }),
+        name: existing.name
+      })
+    }
+    if (parent !== undefined && parent.server.children.has(parent.tag)) {
+      return yield* invalid("tag", `the parent already has a child under ${show(parent.tag)}`)
+    }
+    const mailbox = yield* Queue.bounded<Item>(options.capacity)
+    const scope = Scope.makeUnsafe()
+    const server = new Server(instance, definition, agent, partition, key, options, mailbox, scope, instance.seq++)
+    instance.registry.set(key, server)
+    instance.order.add(server)
+    if (parent !== undefined) {
+      server.parent = parent
+      parent.server.children.set(parent.tag, server)
+    }
+    // The loop runs detached from the caller: the instance owns it and stops it (shutdownAll).
+    server.fiber = yield* Effect.forkDetach(
+      Effect.onExit(loop(server), (exit) => finalize(server, exit)),
+      { startImmediately: true }
+    )
+    for (const schedule of definition.schedules) yield* registerSchedule(server, schedule)
+    yield* changeAlive(1)
+    publish(server, () => ({ _tag: "AgentStarted", parent: parent?.server.id }))
+    return server
+  })
+
+// -----------------------------------------------------------------------------
+// Sending
+// -----------------------------------------------------------------------------
+
+const notRunning = (server: Server): RuntimeError.AgentStopped =>
+  new RuntimeError.AgentStopped({
+    agentId: server.id,
+    reason: server.exitReason === undefined ? "stopping" : ExitReason.format(server.exitReason)
+  })
+
+const rejected = <E extends RuntimeError.RuntimeError>(
+  server: Server,
+  signal: Signal.Signal,
+  error: E
+): Effect.Effect<never, E> => {
+  publish(server, () => ({
+    _tag: "SignalRejected",
+    signalId: signal.id,
+    signalType: signal.type,
+    error: error._tag,
+    reason: error.message
+  }))
+  return Effect.andThen(Metric.update(metricsOf(server.name).rejected, 1), Effect.fail(error))
+}
+
+/**
+ * Puts `item` (carrying `signal`) in the mailbox under the agent's overflow policy. The fast path is
+ * synchronous; only a full mailbox with backpressure suspends.
+ */
+export const enqueue = (
+  server: Server,
+  item: Item,
+  signal: Signal.Signal
+): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
+  if (server.status !== "running") return rejected(server, signal, notRunning(server))
+  if (Queue.offerUnsafe(server.mailbox, item)) {
+    publish(server, () => ({ _tag: "SignalReceived", signalId: signal.id, signalType: signal.type }))
+    return Effect.void
+  }
+  const options = server.options
+  if (options.overflow === "reject") {
+    return rejected(
+      server,
+      signal,
+      new RuntimeError.MailboxFull({ agentId: server.id, capacity: options.capacity, overflow: "reject" })
+    )
+  }
+  return Effect.flatMap(
+    Effect.timeoutOption(Queue.offer(server.mailbox, item), options.backpressureTimeoutMillis),
+    (offered): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
+      if (Option.isNone(offered)) {
+        return rejected(
+          server,
+          signal,
+          new RuntimeError.MailboxFull({
+            agentId: server.id,
+            capacity: options.capacity,
+            overflow: "backpressure",
+            waitedMillis: options.backpressureTimeoutMillis
+          })
+        )
+      }
+      if (!offered.value) return rejected(server, signal, notRunning(server))
+      publish(server, () => ({ _tag: "SignalReceived", signalId: signal.id, signalType: signal.type }))
+      return Effect.void
+    }
+  )
+}
+
+/** Delivers to the agent's own mailbox from inside its fiber: never waits (that could deadlock). */
+const enqueueSelf = (
+  server: Server,
+  item: Item,
+  signal: Signal.Signal
+): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
+  if (server.status !== "running") return rejected(server, signal, notRunning(server))
+  if (Queue.offerUnsafe(server.mailbox, item)) {
+    publish(server, () => ({ _tag: "SignalReceived", signalId: signal.id, signalType: signal.type }))
+    return Effect.void
+  }
+  return rejected(
+    server,
+    signal,
+    new RuntimeError.MailboxFull({ agentId: server.id, capacity: server.options.capacity, overflow: "reject" })
+  )
+}
+
+/** Delivers from a timer or a side fiber of the agent: waits for room (nothing is lost while it runs). */
+export const enqueueFromSide = (server: Server, item: Item): Effect.Effect<void> =>
+  server.status !== "running" ? Effect.void : Effect.asVoid(Queue.offer(server.mailbox, item))
+
+export const invalidSignal = (u: unknown): Signal.InvalidSignal =>
+  new Signal.InvalidSignal({
+    attribute: "(root)",
+    reason: `expected a signal (build one with Signal.make or decode one with Signal.decodeUnknown), got ${
+      describeNonSignal(u)
+    }`
+  })
+
+const describeNonSignal = (u: unknown): string => {
+  if (u === null || typeof u !== "object") return show(u)
+  const decoded = Signal.decodeUnknownResult(u)
+  if (Result.isFailure(decoded)) return `an invalid signal (${decoded.failure.message})`
+  return "a decoded signal object that was not checked"
+}
+
+export const cast = (
+  server: Server,
+  signal: Signal.Signal
+): Effect.Effect<void, Signal.InvalidSignal | RuntimeError.MailboxFull | RuntimeError.AgentStopped> =>
+  Signal.isSignal(signal) ? enqueue(server, signal, signal) : Effect.fail(invalidSignal(signal))
+
+export const call = (
+  server: Server,
+  signal: Signal.Signal,
+  options: { readonly timeout?: Duration.Input | undefined; readonly reply?: Reply | undefined } | undefined
+): Effect.Effect<
+  Agent.Agent<any>,
+  | Signal.InvalidSignal
+  | RuntimeError.Unroutable
+  | RuntimeError.MailboxFull
+  | RuntimeError.AgentStopped
+  | RuntimeError.CallTimeout
+  | RuntimeError.InvalidStartOptions
+> =>
+  Effect.suspend((): Effect.Effect<
+    Agent.Agent<any>,
+    | Signal.InvalidSignal
+    | RuntimeError.Unroutable
+    | RuntimeError.MailboxFull
+    | RuntimeError.AgentStopped
+    | RuntimeError.CallTimeout
+    | RuntimeError.InvalidStartOptions
+  > => {
+    if (!Signal.isSignal(signal)) return Effect.fail(invalidSignal(signal))
+    let timeoutMillis = server.options.callTimeoutMillis
+    if (options?.timeout !== undefined) {
+      const ms = millisOf("timeout", options.timeout)
+      if (typeof ms !== "number") return Effect.fail(ms)
+      timeoutMillis = ms
+    }
+    const reply = options?.reply ?? server.options.reply
+    if (reply !== "afterCmd" && reply !== "afterDirectives") {
+      return Effect.fail(invalid("reply", `must be "afterCmd" or "afterDirectives", got ${show(reply)}`))
+    }
+    const routed = Router.route(server.definition.router, signal)
+    if (Result.isFailure(routed)) {
+      const error = new RuntimeError.Unroutable({
+        agentId: server.id,
+        signalType: typeof signal.type === "string" ? signal.type : show(signal.type),
+        reason: routed.failure.message
+      })
+      publish(server, () => ({
+        _tag: "SignalRejected",
+        signalId: signal.id,
+        signalType: signal.type,
+        error: error._tag,
+        reason: error.message
+      }))
+      return Effect.fail(error)
+    }
+    return Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parentSpan) => {
+      const deferred = Deferred.makeUnsafe<Agent.Agent<any>, RuntimeError.AgentStopped>()
+      const span = Option.getOrUndefined(parentSpan)
+      const request = new CallRequest(signal, deferred, reply === "afterDirectives", span)
+      return Effect.andThen(
+        enqueue(server, request, signal),
+        Effect.timeoutOrElse(Deferred.await(deferred), {
+          duration: timeoutMillis,
+          orElse: () =>
+            Effect.fail(
+              new RuntimeError.CallTimeout({ agentId: server.id, signalType: signal.type, timeoutMillis })
+            )
+        })
+      )
+    })
+  })
+
+// -----------------------------------------------------------------------------
+// The mailbox loop
+// -----------------------------------------------------------------------------
+
+const loop = (server: Server): Effect.Effect<ExitReason.ExitReason> =>
+  Effect.gen(function*() {
+    const mailbox = server.mailbox
+    const metrics = metricsOf(server.name)
+    while (server.stopRequest === undefined) {
+      const batch = yield* Queue.takeAll(mailbox)
+      yield* Metric.update(metrics.depth, batch.length + Queue.sizeUnsafe(mailbox))
+      server.inflight = batch
+      const before = server.processed
+      for (let i = 0; i < batch.length; i++) {
+        if (server.stopRequest !== undefined) break
+        server.next = i + 1
+        const item = batch[i]!
+        server.current = item
+        yield* processItem(server, item)
+        server.current = undefined
+      }
+      if (server.stopRequest === undefined) server.inflight = undefined
+      if (server.processed > before) yield* Metric.update(metrics.processed, server.processed - before)
+    }
+    return server.stopRequest
+  }).pipe(Effect.interruptible) as Effect.Effect<ExitReason.ExitReason>
+
+const processItem = (server: Server, item: Item): Effect.Effect<void> => {
+  if (!(item instanceof Request)) return handleSignal(server, item, undefined)
+  if (item instanceof CallRequest) return handleSignal(server, item.signal, item)
+  if (item instanceof InstructionRequest) return handleInstructions(server, item)
+  if (item instanceof ErrorReport) return handleError(server, item.error, item.context, undefined)
+  return Effect.void
+}
+
+const parseTraceparent = (signal: Signal.Signal): Tracer.AnySpan | undefined => {
+  const traceparent = signal.extensions["traceparent"]
+  if (typeof traceparent !== "string") return undefined
+  const parts = traceparent.split("-")
+  if (parts.length < 4 || parts[1]!.length !== 32 || parts[2]!.length !== 16) return undefined
+  return Tracer.externalSpan({ traceId: parts[1]!, spanId: parts[2]!, sampled: parts[3] === "01" })
+}
+
+const handleSignal = (server: Server, signal: Signal.Signal, request: CallRequest | undefined): Effect.Effect<void> => {
+  const body = Effect.gen(function*() {
+    const isErrorSignal = server.options.errorPolicy._tag === "EmitSignal" &&
+      signal.type === server.options.errorPolicy.type
+    server.handlingErrorSignal = isErrorSignal
+    const [next, directives] = yield* server.definition.handle(server.agent, signal, { signal })
+    server.agent = next
+    server.processed++
+    if (request !== undefined && !request.afterDirectives) Deferred.doneUnsafe(request.reply, Exit.succeed(next))
+    if (directives.length > 0) yield* runDirectives(server, directives, signal)
+    server.handlingErrorSignal = false
+    if (request !== undefined && request.afterDirectives) Deferred.doneUnsafe(request.reply, Exit.succeed(next))
+    if (server.waiters.size > 0) checkWaiters(server)
+    publish(server, () => ({
+      _tag: "SignalProcessed",
+      signalId: signal.id,
+      signalType: signal.type,
+      directives: directives.length
+    }))
+  })
+  if (!server.instance.tracing) return body
+  return Effect.withSpan(body, "kido.agent.signal", {
+    attributes: {
+      "kido.agent.id": server.id,
+      "kido.agent.name": server.name,
+      "kido.signal.type": signal.type,
+      "kido.signal.id": signal.id
+    },
+    ...spanParent(request?.parentSpan ?? parseTraceparent(signal))
+  })
+}
+
+const spanParent = (
+  parent: Tracer.AnySpan | undefined
+): { readonly parent: Tracer.AnySpan } | { readonly root: true } => parent === undefined ? { root: true } : { parent }
+
+const handleInstructions = (server: Server, request: InstructionRequest): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const [next, directives] = yield* server.definition.cmd(server.agent, request.instructions)
+    server.agent = next
+    server.processed++
+    if (directives.length > 0) yield* runDirectives(server, directives, undefined)
+    if (server.waiters.size > 0) checkWaiters(server)
+    publish(server, () => ({
+      _tag: "SignalProcessed",
+      signalId: undefined,
+      signalType: `(instruction: ${request.origin})`,
+      directives: directives.length
+    }))
+  })
+
+// -----------------------------------------------------------------------------
+// Errors and the error policy
+// -----------------------------------------------------------------------------
+
+const tagOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && typeof (error as { _tag?: unknown })._tag === "string"
+    ? (error as { _tag: string })._tag
+    : "unknown"
+
+export const messageOf = (error: unknown): string => {
+  if (error instanceof globalThis.Error) return error.message
+  if (typeof error === "string") return error
+  return show(error)
+}
+
+const handleError = (
+  server: Server,
+  error: unknown,
+  context: string,
+  signal: Signal.Signal | undefined
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    server.errors++
+    yield* Metric.update(Metric.withAttributes(errorsTotal, { agent: server.name, context }), 1)
+    const policy = server.options.errorPolicy
+    const info: ErrorPolicy.ErrorInfo = {
+      agentId: server.id,
+      agentName: server.name,
+      partition: server.partition,
+      error,
+      context,
+      count: server.errors,
+      signal
+    }
+    const log = Effect.logWarning(`agent ${server.name}#${server.id}: ${context} error: ${messageOf(error)}`).pipe(
+      Effect.annotateLogs({ "kido.agent.id": server.id, "kido.agent.name": server.name, "kido.error.context": context })
+    )
+    let outcome: ErrorPolicy.Outcome = "continue"
+    switch (policy._tag) {
+      case "LogOnly":
+        yield* log
+        break
+      case "StopOnError":
+        yield* log
+        outcome = "stop"
+        break
+      case "MaxErrors":
+        yield* log
+        if (server.errors >= policy.max) outcome = "stop"
+        break
+      case "EmitSignal": {
+        yield* log
+        if (!server.handlingErrorSignal) yield* emitErrorSignal(server, policy, info)
+        break
+      }
+      case "Custom": {
+        const decided = yield* Effect.exit(Effect.suspend(() => policy.decide(info)))
+        if (Exit.isSuccess(decided) && (decided.value === "stop" || decided.value === "continue")) {
+          outcome = decided.value
+        } else {
+          const why = Exit.isSuccess(decided)
+            ? `returned ${show(decided.value)} instead of "continue" or "stop"`
+            : `failed: ${Cause.pretty(decided.cause)}`
+          yield* Effect.logError(`agent ${server.name}#${server.id}: the custom error policy ${why}`)
+        }
+        break
+      }
+    }
+    publish(server, () => ({
+      _tag: "ErrorHandled",
+      context,
+      error: tagOf(error),
+      message: messageOf(error),
+      outcome
+    }))
+    if (outcome === "stop") requestStop(server, ExitReason.error(error))
+  })
+
+const emitErrorSignal = (
+  server: Server,
+  policy: Extract<ErrorPolicy.ErrorPolicy, { _tag: "EmitSignal" }>,
+  info: ErrorPolicy.ErrorInfo
+) =>
+  Effect.gen(function*() {
+    const signal = yield* Signal.make(policy.type, {
+      agentId: info.agentId,
+      agentName: info.agentName,
+      context: info.context,
+      error: tagOf(info.error),
+      message: messageOf(info.error),
+      count: info.count
+    }, { source: `/kido/agents/${server.id}`, ...(info.signal === undefined ? {} : { cause: info.signal }) })
+    const targets = policy.dispatch === undefined
+      ? server.options.defaultDispatch ?? selfTarget
+      : Array.isArray(policy.dispatch)
+      ? policy.dispatch
+      : [policy.dispatch as Directive.DispatchTarget]
+    const failures = yield* deliverAll(server, targets, signal)
+    for (const failure of failures) {
+      yield* Effect.logError(
+        `agent ${server.name}#${server.id}: could not dispatch its error signal: ${failure.message}`
+      )
+    }
+  }).pipe(
+    Effect.catch((error) => Effect.logError(`agent ${server.id}: could not build its error signal: ${error.message}`))
+  )
+
+// -----------------------------------------------------------------------------
+// Directives
+// -----------------------------------------------------------------------------
+
+const selfTarget: ReadonlyArray<Directive.DispatchTarget> = [{ _tag: "Self" }]
+
+const runDirectives = (
+  server: Server,
+  directives: ReadonlyArray<Directive.Directive>,
+  signal: Signal.Signal | undefined
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (const directive of directives) {
+      if (directive._tag === "Error") {
+        yield* handleError(server, directive.error, directive.context, signal)
+        continue
+      }
+      const halt = yield* runDirective(server, directive, signal)
+      if (halt) return
+    }
+  })
+
+/** Runs one directive; `true` when the rest of the list must not run (a `Stop`). */
+const runDirective = (
+  server: Server,
+  directive: Directive.Directive,
+  signal: Signal.Signal | undefined
+): Effect.Effect<boolean> => {
+  const tag = directive._tag
+  const clock = server.instance.clock
+  const body = Effect.suspend(() => {
+    const started = clock.currentTimeMillisUnsafe()
+    return Effect.flatMap(Effect.exit(execute(server, directive, signal)), (exit) => {
+      const elapsed = clock.currentTimeMillisUnsafe() - started
+      return Effect.andThen(
+        Metric.update(Metric.withAttributes(directiveDuration, { directive: tag }), elapsed),
+        Effect.suspend(() => {
+          if (Exit.isSuccess(exit)) {
+            publish(server, () => ({ _tag: "DirectiveExecuted", directive: tag }))
+            return Effect.succeed(exit.value)
+          }
+          const failure = Cause.findErrorOption(exit.cause)
+          // A defect or an interruption of an executor crashes the agent (an abnormal exit).
+          if (Option.isNone(failure)) return Effect.failCause(exit.cause as Cause.Cause<never>)
+          return Effect.as(reportDirectiveFailures(server, tag, failure.value, signal), false)
+        })
+      )
+    })
+  })
+  if (!server.instance.tracing) return body
+  return Effect.withSpan(body, "kido.agent.directive", {
+    attributes: { "kido.agent.id": server.id, "kido.agent.name": server.name, "kido.directive": tag }
+  })
+}
+
+const toDirectiveFailed = (server: Server, tag: string, error: unknown): RuntimeError.DirectiveFailed =>
+  error instanceof RuntimeError.DirectiveFailed
+    ? error
+    : new RuntimeError.DirectiveFailed({ agentId: server.id, directive: tag, reason: messageOf(error), error })
+
+const reportDirectiveFailures = (server: Server, tag: string, error: unknown, signal: Signal.Signal | undefined) =>
+  Effect.gen(function*() {
+    const failures = Array.isArray(error) ? error : [error]
+    for (const one of failures) {
+      const failed = toDirectiveFailed(server, tag, one)
+      publish(server, () => ({
+        _tag: "DirectiveFailed",
+        directive: tag,
+        target: failed.target,
+        reason: failed.reason
+      }))
+      yield* handleError(server, failed, "directive", signal)
+    }
+  })
+
+/** Carries out one directive. Fails with a `DirectiveFailed` (or a list of them, one per failed target). */
+const execute = (
+  server: Server,
+  directive: Directive.Directive,
+  signal: Signal.Signal | undefined
+): Effect.Effect<boolean, unknown> => {
+  switch (directive._tag) {
+    case "Emit":
+      return Effect.as(executeEmit(server, directive), false)
+    case "Schedule":
+      return Effect.as(executeSchedule(server, directive), false)
+    case "Cron":
+      return Effect.as(executeCron(server, directive), false)
+    case "CronCancel":
+      return Effect.as(cancelJob(server, directive.jobId), false)
+    case "SpawnAgent":
+      return Effect.as(executeSpawnAgent(server, directive), false)
+    case "StopChild":
+      return Effect.as(executeStopChild(server, directive), false)
+    case "AdoptChild":
+      return Effect.as(executeAdoptChild(server, directive), false)
+    case "Spawn":
+      return Effect.as(executeSpawn(server, directive), false)
+    case "RunInstruction":
+      return Effect.as(executeRunInstruction(server, directive), false)
+    case "Stop":
+      return Effect.sync(() => {
+        requestStop(server, ExitReason.fromStopReason(directive.reason))
+        return true
+      })
+    case "Error":
+      return Effect.as(handleError(server, directive.error, directive.context, signal), false)
+    default: {
+      const executor = server.instance.executors.get(directive._tag)
+      if (executor === undefined) {
+        return Effect.fail(
+          new RuntimeError.DirectiveFailed({
+            agentId: server.id,
+            directive: directive._tag,
+            reason: `no executor is registered for ${
+              show(directive._tag)
+            } (register one with Kido.layer({ executors }))`
+          })
+        )
+      }
+      return Effect.as(
+        Effect.suspend(() => executor.run(directive, { ref: server, agent: server.agent, signal })),
+        false
+      )
+    }
+  }
+}
+
+// --- Emit --------------------------------------------------------------------
+
+const describeTarget = (target: Directive.DispatchTarget): string => {
+  switch (target._tag) {
+    case "Self":
+    case "Parent":
+      return target._tag
+    case "Agent":
+      return target.partition === undefined
+        ? `Agent ${show(target.id)}`
+        : `Agent ${show(target.id)} in ${show(target.partition)}`
+    case "Bus":
+      return `Bus ${show(target.name ?? BusModule.defaultName)}`
+    case "Adapter":
+      return `Adapter ${show(target.adapter)}`
+  }
+}
+
+const executeEmit = (server: Server, directive: Directive.Emit) =>
+  Effect.gen(function*() {
+    const given = Directive.dispatchTargets(directive)
+    const targets = given.length > 0 ? given : server.options.defaultDispatch ?? selfTarget
+    const signal = server.instance.tracing ? yield* Signal.withCurrentSpan(directive.signal) : directive.signal
+    const failures = yield* deliverAll(server, targets, signal)
+    if (failures.length > 0) return yield* Effect.fail(failures)
+  })
+
+const deliverAll = (
+  server: Server,
+  targets: ReadonlyArray<Directive.DispatchTarget>,
+  signal: Signal.Signal
+): Effect.Effect<ReadonlyArray<RuntimeError.DirectiveFailed>> => {
+  if (targets.length === 1) {
+    return Effect.map(
+      Effect.result(deliver(server, targets[0]!, signal)),
+      (r) => Result.isFailure(r) ? [r.failure] : []
+    )
+  }
+  return Effect.map(
+    Effect.forEach(targets, (target) => Effect.result(deliver(server, target, signal)), {
+      concurrency: server.options.emitConcurrency
+    }),
+    (results) => results.flatMap((r) => Result.isFailure(r) ? [r.failure] : [])
+  )
+}
+
+const deliver = (
+  server: Server,
+  target: Directive.DispatchTarget,
+  signal: Signal.Signal
+): Effect.Effect<void, RuntimeError.DirectiveFailed> => {
+  const fail = (reason: string, error?: unknown) =>
+    Effect.fail(
+      new RuntimeError.DirectiveFailed({
+        agentId: server.id,
+        directive: "Emit",
+        target: describeTarget(target),
+        reason,
+        ...(error === undefined ? {} : { error })
+      })
+    )
+  const wrap = <E extends { readonly message: string }>(effect: Effect.Effect<unknown, E>) =>
+    Effect.catch(Effect.asVoid(effect), (error) => fail(error.message, error))
+  switch (target._tag) {
+    case "Self":
+      return wrap(enqueueSelf(server, signal, signal))
+    case "Parent": {
+      const parent = server.parent
+      if (parent === undefined) return fail("the agent has no parent")
+      return wrap(enqueue(parent.server, signal, signal))
+    }
+    case "Agent": {
+      const partition = target.partition ?? server.partition
+      const to = server.instance.registry.get(keyOf(target.id, partition))
+      if (to === undefined) {
+        return fail(
+          new RuntimeError.AgentNotFound({ agentId: target.id, ...(partition === undefined ? {} : { partition }) })
+            .message
+        )
+      }
+      return wrap(to === server ? enqueueSelf(server, signal, signal) : enqueue(to, signal, signal))
+    }
+    case "Bus":
+      return wrap(Effect.flatMap(server.instance.buses.get(target.name), (bus) => BusModule.publish(bus, signal)))
+    case "Adapter":
+      return wrap(
+        server.instance.dispatcher.dispatch(
+          target.options === undefined
+            ? { adapter: target.adapter }
+            : { adapter: target.adapter, options: target.options },
+          signal
+        )
+      )
+  }
+}
+
+// --- Timers ----------------------------------------------------------------
+
+const fire = (
+  server: Server,
+  kind: Inspection.ScheduleFired["kind"],
+  jobId: string | undefined,
+  item: Item,
+  signalType: string
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    publish(server, () => ({ _tag: "ScheduleFired", kind, jobId, signalType }))
+    return enqueueFromSide(server, item)
+  })
+
+const executeSchedule = (server: Server, directive: Directive.Schedule) =>
+  Effect.asVoid(
+    Effect.forkIn(
+      Effect.andThen(
+        Effect.sleep(directive.delayMillis),
+        fire(server, "Schedule", undefined, directive.signal, directive.signal.type)
+      ),
+      server.scope
+    )
+  )
+
+/** Sleeps until each tick of `cron` (by the `Clock`, so TestClock drives it) and runs `tick`. */
+const cronLoop = (cron: Cron.Cron, tick: Effect.Effect<void>): Effect.Effect<never> =>
+  Effect.forever(
+    Effect.gen(function*() {
+      const now = yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
+      const next = Cron.next(cron, now).getTime()
+      yield* Effect.sleep(Math.max(0, next - now))
+      yield* tick
+    })
+  )
+
+const putJob = (server: Server, jobId: string, job: Effect.Effect<unknown>) =>
+  Effect.gen(function*() {
+    const previous = server.jobs.get(jobId)
+    if (previous !== undefined) {
+      server.jobs.delete(jobId)
+      yield* Fiber.interrupt(previous)
+    }
+    const fiber = yield* Effect.forkIn(job, server.scope)
+    server.jobs.set(jobId, fiber)
+  })
+
+const cancelJob = (server: Server, jobId: string) =>
+  Effect.suspend(() => {
+    const fiber = server.jobs.get(jobId)
+    if (fiber === undefined) return Effect.void
+    server.jobs.delete(jobId)
+    return Fiber.interrupt(fiber)
+  })
+
+const parseCron = (server: Server, directive: string, expression: string, timezone: string | undefined) => {
+  const parsed = Cron.parse(expression, timezone)
+  return Result.isSuccess(parsed)
+    ? Effect.succeed(parsed.success)
+    : Effect.fail(
+      new RuntimeError.DirectiveFailed({
+        agentId: server.id,
+        directive,
+        reason: `invalid cron expression ${show(expression)}: ${parsed.failure.message}`
+      })
+    )
+}
+
+const executeCron = (server: Server, directive: Directive.Cron) =>
+  Effect.gen(function*() {
+    const cron = yield* parseCron(server, "Cron", directive.expression, directive.timezone)
+    const signal = directive.signal
+    yield* putJob(server, directive.jobId, cronLoop(cron, fire(server, "Cron", directive.jobId, signal, signal.type)))
+  })
+
+/** Registers a schedule declared by the agent or one of its plugins. */
+const registerSchedule = (server: Server, schedule: Agent.Schedule) =>
+  Effect.gen(function*() {
+    const kind = schedule._tag
+    const tick = schedule.action === undefined
+      ? Effect.flatMap(
+        Effect.orDie(
+          Signal.make(schedule.signal, undefined, { source: `/kido/agents/${server.id}/schedules/${schedule.jobId}` })
+        ),
+        (signal) => fire(server, kind, schedule.jobId, signal, signal.type)
+      )
+      : fire(server, kind, schedule.jobId, new InstructionRequest(schedule.instruction, schedule.jobId), "(action)")
+    if (schedule._tag === "Interval") {
+      const every = schedule.everyMillis
+      yield* putJob(server, schedule.jobId, Effect.forever(Effect.andThen(Effect.sleep(every), tick)))
+    } else {
+      const cron = yield* Effect.orDie(parseCron(server, "Cron", schedule.cron, schedule.timezone))
+      yield* putJob(server, schedule.jobId, cronLoop(cron, tick))
+    }
+  })
+
+// --- Children ---------------------------------------------------------------
+
+export const childStartedType = "kido.agent.child.started"
+export const childExitType = "kido.agent.child.exit"
+export const orphanedType = "kido.agent.orphaned"
+
+/** Sends a lifecycle signal to `to` when it routes that type; lifecycle signals are never forced on an agent. */
+const notify = (to: Server, type: string, data: unknown, source: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (to.status !== "running") return
+    const signal = yield* Effect.orDie(Signal.make(type, data, { source }))
+    if (Result.isFailure(Router.route(to.definition.router, signal))) return
+    if (!Queue.offerUnsafe(to.mailbox, signal)) {
+      publish(to, () => ({
+        _tag: "SignalRejected",
+        signalId: signal.id,
+        signalType: type,
+        error: "MailboxFull",
+        reason: `the mailbox was full: the ${type} signal was not delivered`
+      }))
+      yield* Effect.logWarning(`agent ${to.name}#${to.id}: mailbox full, ${type} not delivered`)
+    }
+  })
+
+const executeSpawnAgent = (server: Server, directive: Directive.SpawnAgent) =>
+  Effect.gen(function*() {
+    const fail = (reason: string, error?: unknown) =>
+      new RuntimeError.DirectiveFailed({
+        agentId: server.id,
+        directive: "SpawnAgent",
+        target: `child ${show(directive.tag)}`,
+        reason,
+        ...(error === undefined ? {} : { error })
+      })
+    if (server.children.has(directive.tag)) return yield* fail("the agent already has a child under this tag")
+    const definition = directive.agent
+    if (!Agent.isDefinition(definition)) return yield* fail("agent is not an agent definition (Agent.make)")
+    const child = yield* Effect.mapError(
+      start(
+        server.instance,
+        definition,
+        {
+          id: directive.options.id ?? `${server.id}/${directive.tag}`,
+          partition: server.partition,
+          state: directive.options.state
+        },
+        { server, tag: directive.tag, onParentDeath: directive.options.onParentDeath ?? "stop" }
+      ),
+      (error) => fail(error.message, error)
+    )
+    yield* notify(
+      server,
+      childStartedType,
+      { tag: directive.tag, id: child.id, name: child.name },
+      `/kido/agents/${child.id}`
+    )
+  })
+
+const executeStopChild = (server: Server, directive: Directive.StopChild) =>
+  Effect.suspend(() => {
+    const child = server.children.get(directive.tag)
+    if (child === undefined) return Effect.void
+    return Effect.asVoid(stopServer(child, ExitReason.fromStopReason(directive.reason)))
+  })
+
+const executeAdoptChild = (server: Server, directive: Directive.AdoptChild) =>
+  Effect.gen(function*() {
+    const fail = (reason: string) =>
+      new RuntimeError.DirectiveFailed({
+        agentId: server.id,
+        directive: "AdoptChild",
+        target: `agent ${show(directive.child)}`,
+        reason
+      })
+    if (server.children.has(directive.tag)) {
+      return yield* fail(`the agent already has a child under ${show(directive.tag)}`)
+    }
+    const partition = directive.partition ?? server.partition
+    const child = server.instance.registry.get(keyOf(directive.child, partition))
+    if (child === undefined) return yield* fail("no such agent is running")
+    if (child === server) return yield* fail("an agent cannot adopt itself")
+    if (child.parent !== undefined) return yield* fail(`it already has a parent (${show(child.parent.server.id)})`)
+    for (let ancestor = server.parent?.server; ancestor !== undefined; ancestor = ancestor.parent?.server) {
+      if (ancestor === child) return yield* fail("it is an ancestor of the adopting agent")
+    }
+    child.parent = { server, tag: directive.tag, onParentDeath: "stop" }
+    server.children.set(directive.tag, child)
+    yield* notify(
+      server,
+      childStartedType,
+      { tag: directive.tag, id: child.id, name: child.name },
+      `/kido/agents/${child.id}`
+    )
+  })
+
+// --- Spawn and RunInstruction -----------------------------------------------
+
+const executeSpawn = (server: Server, directive: Directive.Spawn) =>
+  Effect.asVoid(
+    Effect.forkIn(
+      Effect.catchCause(directive.effect, (cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.void
+          : enqueueFromSide(
+            server,
+            new ErrorReport(
+              Option.getOrElse(Cause.findErrorOption(cause), () => Cause.squash(cause)),
+              directive.tag === undefined ? "spawn" : `spawn:${directive.tag}`
+            )
+          )),
+      server.scope
+    )
+  )
+
+const resolveAction = (server: Server, action: Action.Any | string): Action.Any | undefined =>
+  typeof action === "string" ? server.definition.actions.find((a) => a.name === action) : action
+
+const executeRunInstruction = (server: Server, directive: Directive.RunInstruction) =>
+  Effect.gen(function*() {
+    const fail = (reason: string) =>
+      new RuntimeError.DirectiveFailed({ agentId: server.id, directive: "RunInstruction", reason })
+    const normalized = Instruction.normalize(directive.instruction)
+    if (Result.isFailure(normalized)) return yield* fail(normalized.failure.message)
+    if (normalized.success.length !== 1) {
+      return yield* fail(`expected exactly one instruction, got ${normalized.success.length}`)
+    }
+    const instruction = normalized.success[0]!
+    const action = resolveAction(server, instruction.action)
+    if (action === undefined) return yield* fail(`the agent has no action named ${show(instruction.action)}`)
+    const resultAction = directive.resultAction
+    if (
+      resultAction !== undefined &&
+      (typeof resultAction !== "string" || resolveAction(server, resultAction) === undefined)
+    ) {
+      if (typeof resultAction === "string") return yield* fail(`the agent has no action named ${show(resultAction)}`)
+    }
+    const agent = server.agent
+    const context = {
+      ...instruction.context,
+      state: agent.state,
+      rootState: agent.state,
+      agent: { id: agent.id, name: server.name }
+    }
+    const meta = directive.meta
+    const run = Effect.gen(function*() {
+      const outcome = yield* Effect.exit(
+        Exec.run(action, instruction.params, context, instruction.options) as Effect.Effect<
+          Action.Outcome<unknown>,
+          unknown
+        >
+      )
+      if (resultAction === undefined) {
+        if (Exit.isFailure(outcome) && !Cause.hasInterruptsOnly(outcome.cause)) {
+          const error = Option.getOrElse(Cause.findErrorOption(outcome.cause), () => Cause.squash(outcome.cause))
+          yield* enqueueFromSide(server, new ErrorReport(error, "instruction"))
+        }
+        return
+      }
+      if (Exit.isFailure(outcome) && Cause.hasInterruptsOnly(outcome.cause)) return
+      const params = Exit.isSuccess(outcome)
+        ? { status: "ok", result: outcome.value.patch, ...(meta === undefined ? {} : { meta }) }
+        : {
+          status: "error",
+          error: Option.getOrElse(Cause.findErrorOption(outcome.cause), () => Cause.squash(outcome.cause)),
+          ...(meta === undefined ? {} : { meta })
+        }
+      yield* enqueueFromSide(
+        server,
+        new InstructionRequest(Instruction.make(resultAction as Action.Any | string, params), action.name)
+      )
+    })
+    yield* Effect.forkIn(run, server.scope)
+  })
+
+// -----------------------------------------------------------------------------
+// Stopping
+// -----------------------------------------------------------------------------
+
+/** Asks the loop to stop after the item it is processing; synchronous. */
+export const requestStop = (server: Server, reason: ExitReason.ExitReason): void => {
+  if (server.status !== "running") return
+  server.status = "stopping"
+  server.stopRequest = reason
+  Queue.offerUnsafe(server.mailbox, wake)
+}
+
+/** Stops the agent and waits for it: gracefully, then by interruption after its shutdown timeout. */
+export const stopServer = (server: Server, reason: ExitReason.ExitReason): Effect.Effect<ExitReason.ExitReason> =>
+  Effect.gen(function*() {
+    if (server.status === "stopped") return yield* Deferred.await(server.exited)
+    requestStop(server, reason)
+    const exited = yield* Effect.timeoutOption(Deferred.await(server.exited), server.options.shutdownTimeoutMillis)
+    if (Option.isSome(exited)) return exited.value
+    if (server.fiber !== undefined) yield* Fiber.interrupt(server.fiber)
+    return yield* Deferred.await(server.exited)
+  })
+
+const finalize = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    // Interrupted by `stopServer` after the shutdown timeout: the requested reason stands.
+    const reason: ExitReason.ExitReason = Exit.isSuccess(exit)
+      ? exit.value
+      : server.stopRequest !== undefined && Cause.hasInterruptsOnly(exit.cause)
+      ? server.stopRequest
+      : ExitReason.crash(exit.cause)
+    server.status = "stopped"
+    server.exitReason = reason
+    const instance = server.instance
+    if (instance.registry.get(server.key) === server) instance.registry.delete(server.key)
+    instance.order.delete(server)
+    // Timers, cron jobs, spawned effects and running instructions end with the agent.
+    server.jobs.clear()
+    yield* Scope.close(server.scope, Exit.void)
+    // Children, last started first.
+    for (const [tag, child] of [...server.children].toReversed()) {
+      server.children.delete(tag)
+      const link = child.parent
+      child.parent = undefined
+      if (link?.onParentDeath === "stop" || link === undefined) {
+        yield* stopServer(child, ExitReason.shutdown)
+      } else if (link.onParentDeath === "orphan") {
+        yield* notify(
+          child,
+          orphanedType,
+          { parentId: server.id, tag, reason: ExitReason.format(reason) },
+          `/kido/agents/${server.id}`
+        )
+      }
+    }
+    // What was never processed: counted, and every waiting caller told.
+    const stopped = new RuntimeError.AgentStopped({ agentId: server.id, reason: ExitReason.format(reason) })
+    const leftover: Array<Item> = []
+    if (server.current instanceof CallRequest) Deferred.doneUnsafe(server.current.reply, Exit.fail(stopped))
+    server.current = undefined
+    if (server.inflight !== undefined) leftover.push(...server.inflight.slice(server.next))
+    server.inflight = undefined
+    leftover.push(...(yield* Queue.clear(server.mailbox)))
+    Queue.shutdownUnsafe(server.mailbox)
+    let queued = 0
+    for (const item of leftover) {
+      if (item instanceof CallRequest) Deferred.doneUnsafe(item.reply, Exit.fail(stopped))
+      if (countsAsQueued(item)) queued++
+    }
+    for (const waiter of server.waiters) waiter.fail(stopped)
+    server.waiters.clear()
+    const formatted = ExitReason.format(reason)
+    if (queued > 0) {
+      yield* Effect.logWarning(
+        `agent ${server.name}#${server.id} stopped (${formatted}) with ${queued} signal(s) still queued`
+      )
+    }
+    if (reason._tag === "Crash") {
+      yield* Effect.logError(`agent ${server.name}#${server.id} crashed: ${Cause.pretty(reason.cause)}`)
+      publish(server, () => ({ _tag: "AgentCrashed", reason: formatted, queued }))
+    } else {
+      publish(server, () => ({ _tag: "AgentStopped", reason: formatted, normal: ExitReason.isNormal(reason), queued }))
+    }
+    // The parent hears of it (unless the whole instance is going down).
+    const parent = server.parent
+    if (parent !== undefined) {
+      server.parent = undefined
+      if (parent.server.children.get(parent.tag) === server) parent.server.children.delete(parent.tag)
+      if (!instance.closing) {
+        yield* notify(parent.server, childExitType, {
+          tag: parent.tag,
+          id: server.id,
+          name: server.name,
+          reason: formatted,
+          normal: ExitReason.isNormal(reason)
+        }, `/kido/agents/${server.id}`)
+      }
+    }
+    yield* changeAlive(-1)
+    Deferred.doneUnsafe(server.exited, Exit.succeed(reason))
+  })
+
+// -----------------------------------------------------------------------------
+// Waiting for a state
+// -----------------------------------------------------------------------------
+
+export const readPath = (state: unknown, path: ReadonlyArray<string>): unknown => {
+  let value = state
+  for (const key of path) {
+    if (typeof value !== "object" || value === null || !Object.hasOwn(value, key)) return undefined
+    value = (value as Record<string, unknown>)[key]
+  }
+  return value
+}
+
+const checkWaiters = (server: Server): void => {
+  for (const waiter of server.waiters) {
+    if (waiter.check(server.agent)) server.waiters.delete(waiter)
+  }
+}
+
+export const addWaiter = (server: Server, waiter: Waiter): void => {
+  server.waiters.add(waiter)
+}
+
+export const removeWaiter = (server: Server, waiter: Waiter): void => {
+  server.waiters.delete(waiter)
+}
+
+export type { Waiter }
