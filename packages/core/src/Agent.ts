@@ -15,18 +15,18 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Predicate, Result, Schema, SchemaAST } from "effect"
+import { Cause, Duration, Effect, Exit, Option, Predicate, Result, Schema, SchemaAST } from "effect"
 import * as Action from "./Action.ts"
 import * as ActionError from "./ActionError.ts"
 import * as Directive from "./Directive.ts"
 import * as Exec from "./Exec.ts"
 import * as IdGenerator from "./IdGenerator.ts"
 import * as Instruction from "./Instruction.ts"
-import { HookFailed, InvalidState, UnknownAction } from "./internal/agentError.ts"
+import { HookFailed, InvalidState, SignalRefused, UnknownAction } from "./internal/agentError.ts"
 import * as directiveChecks from "./internal/directive.ts"
 import * as Plugin from "./Plugin.ts"
 import * as Router from "./Router.ts"
-import type * as Signal from "./Signal.ts"
+import * as Signal from "./Signal.ts"
 import * as StateOp from "./StateOp.ts"
 
 const TypeId = "~@kido/core/Agent/Definition"
@@ -408,6 +408,22 @@ export {
    * @since 0.1.0
    */
   InvalidState,
+  /**
+   * A plugin's `onRoute` hook refused a signal (authorisation): nothing ran for it. Reported in an `Error`
+   * directive with context `"routing"`.
+   *
+   * @example
+   * ```ts
+   * import { Agent } from "@kido/core"
+   *
+   * new Agent.SignalRefused({ agent: "billing", plugin: "auth", signalType: "invoice.void", reason: "not an admin" }).message
+   * // => 'Plugin auth of agent "billing" refused signal "invoice.void": not an admin'
+   * ```
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  SignalRefused,
   /**
    * An instruction named an action the agent does not have.
    *
@@ -950,6 +966,8 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     router: router.success,
     actions,
     pluginScopes,
+    signalHooks: mounted.filter((m) => m.plugin.onSignal !== undefined),
+    routeHooks: mounted.filter((m) => m.plugin.onRoute !== undefined),
     onBeforeCmd: options.onBeforeCmd,
     onAfterCmd: options.onAfterCmd,
     isChecked: (agent) => Checked.has(agent),
@@ -1101,6 +1119,9 @@ interface Internals {
   readonly actions: ReadonlyMap<string, Action.Any>
   /** The plugin state key a plugin's action works on when `cmd` runs it directly. */
   readonly pluginScopes: ReadonlyMap<Action.Any, string>
+  /** The mounted plugins with an `onSignal` / `onRoute` hook, in mounting order. */
+  readonly signalHooks: ReadonlyArray<Plugin.Mounted>
+  readonly routeHooks: ReadonlyArray<Plugin.Mounted>
   readonly onBeforeCmd: MakeOptions<any>["onBeforeCmd"]
   readonly onAfterCmd: MakeOptions<any>["onAfterCmd"]
   /** Whether an agent was made by `new` or `cmd` with the state it has, so that state satisfies the schemas. */
@@ -1150,6 +1171,113 @@ const routeSignal = (
   }
   return { input: instructions }
 }
+
+type Routed =
+  | {
+    readonly input: ReadonlyArray<Instruction.Instruction> | Instruction.Input
+    readonly signal: Signal.Signal
+    /** Context the `onRoute` hooks added, merged into every action context. */
+    readonly context?: { readonly [key: string]: unknown }
+  }
+  | { readonly failed: ReadonlyArray<Directive.Error> }
+
+const pluginLabel = (mounted: Plugin.Mounted): string =>
+  mounted.alias === undefined ? mounted.plugin.name : `${mounted.alias}.${mounted.plugin.name}`
+
+/** Runs a plugin hook: its decision, or the reason it failed (a failure, a defect, a throw). */
+const runHook = <A>(hook: () => Effect.Effect<A, unknown>): Effect.Effect<Result.Result<A, string>> =>
+  Effect.map(
+    Effect.exit(Effect.suspend(hook)),
+    (exit) =>
+      Exit.isSuccess(exit)
+        ? Result.succeed(exit.value)
+        : Result.fail(describe(Option.getOrElse(Cause.findErrorOption(exit.cause), () => Cause.squash(exit.cause))))
+  )
+
+/**
+ * `handle`'s routing with the plugins' hooks: `onSignal` (may rewrite the signal or override routing), the
+ * router, then `onRoute` (may add context or refuse).
+ */
+const routeWithHooks = (
+  internals: Internals,
+  agent: Agent<unknown>,
+  received: Signal.Signal
+): Effect.Effect<Routed> =>
+  Effect.gen(function*() {
+    let signal = received
+    let override: Instruction.Input | undefined
+    for (const mounted of internals.signalHooks) {
+      const hook = `${pluginLabel(mounted)}.onSignal`
+      const context = Plugin.hookContext(mounted, agent)
+      const decided = yield* runHook(() => mounted.plugin.onSignal!(signal, context))
+      if (Result.isFailure(decided)) return { failed: [hookFailed(internals, hook, decided.failure)] }
+      const decision = decided.success as Plugin.SignalDecision | undefined
+      if (decision?._tag === "Continue") continue
+      if (decision?._tag === "Rewrite" && Signal.isSignal(decision.signal)) {
+        signal = decision.signal
+        continue
+      }
+      if (decision?._tag === "Override") {
+        override = decision.instructions
+        break
+      }
+      return {
+        failed: [
+          hookFailed(
+            internals,
+            hook,
+            `expected Plugin.proceed, rewrite(signal) or override(...), got ${describe(decision)}`
+          )
+        ]
+      }
+    }
+    let input: ReadonlyArray<Instruction.Instruction> | Instruction.Input
+    if (override !== undefined) input = override
+    else {
+      const routed = routeSignal(internals, signal)
+      if ("failed" in routed) return routed
+      input = routed.input
+    }
+    if (internals.routeHooks.length === 0) return { input, signal }
+    // onRoute sees well-formed instructions; malformed ones are reported by cmd where they are
+    const instructions = Instruction.normalizeEach(input).flatMap((r) => Result.isSuccess(r) ? [r.success] : [])
+    let added: Record<string, unknown> = {}
+    for (const mounted of internals.routeHooks) {
+      const hook = `${pluginLabel(mounted)}.onRoute`
+      const context = Plugin.hookContext(mounted, agent)
+      const decided = yield* runHook(() => mounted.plugin.onRoute!(signal, instructions, context))
+      if (Result.isFailure(decided)) return { failed: [hookFailed(internals, hook, decided.failure)] }
+      const decision = decided.success as Plugin.RouteDecision | undefined
+      if (decision?._tag === "Refuse" && typeof decision.reason === "string") {
+        return {
+          failed: [
+            Directive.error(
+              new SignalRefused({
+                agent: internals.name,
+                plugin: pluginLabel(mounted),
+                signalType: signal.type,
+                reason: decision.reason
+              }),
+              "routing"
+            )
+          ]
+        }
+      }
+      if (decision?._tag !== "Continue" || (decision.context !== undefined && !Predicate.isObject(decision.context))) {
+        return {
+          failed: [
+            hookFailed(
+              internals,
+              hook,
+              `expected Plugin.proceed, addContext(...) or refuse(reason), got ${describe(decision)}`
+            )
+          ]
+        }
+      }
+      if (decision.context !== undefined) added = { ...added, ...decision.context }
+    }
+    return Object.keys(added).length === 0 ? { input, signal } : { input, signal, context: added }
+  })
 
 const runCmd = (
   internals: Internals,
@@ -1215,13 +1343,20 @@ const runCmdUnsafe = (
     }
     const directives: Array<Directive.Directive> = []
     const ran: Array<Instruction.Instruction> = []
-    const routed = input instanceof RoutedSignal ? routeSignal(internals, input.signal) : { input }
+    const routed: Routed | { readonly input: unknown } = input instanceof RoutedSignal
+      ? yield* routeWithHooks(internals, agent, input.signal)
+      : { input }
     const plan = "failed" in routed ? routed : planOf(internals, agent, routed.input)
     let state = agent.state as Record<string, unknown>
     if ("failed" in plan) directives.push(...plan.failed)
     else {
       const agentInfo = { id: agent.id, name }
-      const { haltOnError, signal, context: runtimeContext, ...execOptions } = cmdOptions ?? {}
+      const { haltOnError, signal: givenSignal, context: givenContext, ...execOptions } = cmdOptions ?? {}
+      // a plugin's onSignal may have rewritten the signal, and its onRoute added context
+      const signal = "signal" in routed ? routed.signal : givenSignal
+      const runtimeContext = "context" in routed && routed.context !== undefined
+        ? { ...givenContext, ...routed.context }
+        : givenContext
       // one failure: its Error directive, then stop when asked to
       const fail = (error: unknown, context: Directive.ErrorContext): boolean => {
         directives.push(Directive.error(error, context))

@@ -33,7 +33,7 @@
  * **Storing and sending directives.** The directives that carry no code encode to JSON: {@link encode} /
  * {@link decode}, or the schemas {@link EncodableSchema} and {@link schema} with `Schema.toCodecJson`.
  * Signals travel as CloudEvents JSON objects; errors as Kido's typed errors (the action errors, and
- * `InvalidState`, `UnknownAction`, `HookFailed`, `InvalidStateOp`, `NoRoute`, `InvalidType`,
+ * `InvalidState`, `UnknownAction`, `HookFailed`, `SignalRefused`, `InvalidStateOp`, `NoRoute`, `InvalidType`,
  * `InvalidInstruction`, `InvalidDirective`, `NotEncodable`) when they are one, else as `Schema.Defect()` JSON. Encoding a directive that carries code is a typed {@link NotEncodable} error.
  *
  * **Gotchas**
@@ -1733,6 +1733,7 @@ const ErrorValue = Schema.Union([
   AgentError.InvalidState,
   AgentError.UnknownAction,
   AgentError.HookFailed,
+  AgentError.SignalRefused,
   StateOp.InvalidStateOp,
   Router.NoRoute,
   Router.InvalidType,

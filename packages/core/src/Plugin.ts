@@ -9,9 +9,13 @@
  *
  * @since 0.1.0
  */
+import type { Effect } from "effect"
 import { Predicate, Result, Schema } from "effect"
 import * as Action from "./Action.ts"
 import type * as Agent from "./Agent.ts"
+import type * as Directive from "./Directive.ts"
+import type * as Instruction from "./Instruction.ts"
+import type * as Signal from "./Signal.ts"
 
 const TypeId = "~@kido/core/Plugin"
 
@@ -49,6 +53,12 @@ export interface Plugin {
   readonly routes: ReadonlyArray<Agent.RouteSpec>
   readonly schedules: ReadonlyArray<Agent.ScheduleSpec>
   readonly mount: ((slice: any, config: unknown) => unknown) | undefined
+  /** Runs before routing; see {@link SignalHook}. */
+  readonly onSignal: SignalHook | undefined
+  /** Runs after routing; see {@link RouteHook}. */
+  readonly onRoute: RouteHook | undefined
+  /** Runs before the runtime carries out each `Emit`; see {@link EmitHook}. */
+  readonly onEmit: EmitHook | undefined
 }
 
 /**
@@ -134,6 +144,12 @@ export interface MakeOptions {
   readonly schedules?: ReadonlyArray<Agent.ScheduleSpec> | undefined
   /** Pure: given the initial slice and the mount config, returns a patch deep-merged into the slice. */
   readonly mount?: ((slice: any, config: unknown) => unknown) | undefined
+  /** Before routing: may let the signal through, rewrite it, or override routing with instructions. */
+  readonly onSignal?: SignalHook | undefined
+  /** After routing: may add context to the routed instructions or refuse the signal (authorisation). */
+  readonly onRoute?: RouteHook | undefined
+  /** Before each `Emit` the runtime carries out: may replace it (sign the signal, reroute it). */
+  readonly onEmit?: EmitHook | undefined
 }
 
 const isStructSchema = (u: unknown): boolean =>
@@ -166,6 +182,9 @@ export const makeResult = (options: MakeOptions): Result.Result<Plugin, InvalidP
     return fail("actions must be a list of actions")
   }
   if (options.mount !== undefined && typeof options.mount !== "function") return fail("mount must be a function")
+  for (const hook of ["onSignal", "onRoute", "onEmit"] as const) {
+    if (options[hook] !== undefined && typeof options[hook] !== "function") return fail(`${hook} must be a function`)
+  }
   return Result.succeed({
     [TypeId]: TypeId,
     name,
@@ -175,7 +194,10 @@ export const makeResult = (options: MakeOptions): Result.Result<Plugin, InvalidP
     actions: options.actions ?? [],
     routes: options.routes ?? [],
     schedules: options.schedules ?? [],
-    mount: options.mount
+    mount: options.mount,
+    onSignal: options.onSignal,
+    onRoute: options.onRoute,
+    onEmit: options.onEmit
   })
 }
 
@@ -250,3 +272,269 @@ export const mount = (
     routePrefix: alias === undefined ? plugin.name : `${alias}.${plugin.name}`
   }
 }
+
+// -----------------------------------------------------------------------------
+// Runtime hooks
+// -----------------------------------------------------------------------------
+
+/**
+ * What a plugin hook is told: the whole agent, the plugin's slice of its state, which plugin (and alias)
+ * it is, and the plugin's mount config.
+ *
+ * @example
+ * ```ts
+ * import type { Plugin } from "@kido/core"
+ *
+ * const label = (context: Plugin.HookContext) => context.plugin.alias ?? context.plugin.name
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export interface HookContext {
+  readonly agent: Agent.Agent<unknown>
+  readonly state: unknown
+  readonly plugin: { readonly name: string; readonly alias: string | undefined; readonly stateKey: string }
+  readonly config: unknown
+}
+
+/**
+ * What an `onSignal` hook decides: let the signal through ({@link proceed}), route another signal instead
+ * ({@link rewrite}), or skip routing and run these instructions ({@link override}).
+ *
+ * @example
+ * ```ts
+ * import type { Plugin } from "@kido/core"
+ *
+ * const skipped = (d: Plugin.SignalDecision) => d._tag === "Override"
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export type SignalDecision =
+  | { readonly _tag: "Continue" }
+  | { readonly _tag: "Rewrite"; readonly signal: Signal.Signal }
+  | { readonly _tag: "Override"; readonly instructions: Instruction.Input }
+
+/**
+ * What an `onRoute` hook decides: go on, optionally adding `context` to every routed instruction's action
+ * context ({@link proceed}, {@link addContext}), or refuse the signal ({@link refuse}).
+ *
+ * @example
+ * ```ts
+ * import type { Plugin } from "@kido/core"
+ *
+ * const refused = (d: Plugin.RouteDecision) => d._tag === "Refuse"
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export type RouteDecision =
+  | { readonly _tag: "Continue"; readonly context?: { readonly [key: string]: unknown } | undefined }
+  | { readonly _tag: "Refuse"; readonly reason: string }
+
+/**
+ * What an `onEmit` hook decides: carry out the `Emit` as it is ({@link proceed}) or another one instead
+ * ({@link replaceEmit}).
+ *
+ * @example
+ * ```ts
+ * import type { Plugin } from "@kido/core"
+ *
+ * const replaced = (d: Plugin.EmitDecision) => d._tag === "Replace"
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export type EmitDecision =
+  | { readonly _tag: "Continue" }
+  | { readonly _tag: "Replace"; readonly emit: Directive.Emit }
+
+/**
+ * A hook run by `handle` before routing, in mounting order: each plugin sees the signal the previous one
+ * let through (or rewrote); the first `Override` skips routing (the `onRoute` hooks still run on its
+ * instructions). A hook that fails, dies or returns something else becomes an `Error` directive (context
+ * `"hook"`, a `HookFailed`) and nothing runs.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Plugin } from "@kido/core"
+ *
+ * const onSignal: Plugin.SignalHook = (signal) =>
+ *   Effect.succeed(signal.type === "ping" ? Plugin.override([]) : Plugin.proceed)
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export type SignalHook = (signal: Signal.Signal, context: HookContext) => Effect.Effect<SignalDecision, unknown>
+
+/**
+ * A hook run by `handle` after routing, in mounting order, with the instructions the signal routed to.
+ * Context added by several plugins is merged (later plugins win on a clash). The first `Refuse` stops
+ * everything: no instruction runs and an `Error` directive (context `"routing"`, an `Agent.SignalRefused`)
+ * says which plugin refused and why. A hook that fails becomes an `Error` directive (context `"hook"`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Plugin } from "@kido/core"
+ *
+ * const onRoute: Plugin.RouteHook = (signal) =>
+ *   Effect.succeed(signal.extensions["role"] === "admin" ? Plugin.addContext({ role: "admin" }) : Plugin.refuse("admins only"))
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export type RouteHook = (
+  signal: Signal.Signal,
+  instructions: ReadonlyArray<Instruction.Instruction>,
+  context: HookContext
+) => Effect.Effect<RouteDecision, unknown>
+
+/**
+ * A hook the runtime runs before it carries out each `Emit` of the agent, in mounting order (each sees the
+ * previous one's result). A hook that fails makes the `Emit` fail: the runtime reports it to the agent's
+ * error policy and does not send the signal.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Directive, Plugin, Signal } from "@kido/core"
+ *
+ * const onEmit: Plugin.EmitHook = (emit) =>
+ *   Effect.gen(function*() {
+ *     const signed = yield* Effect.fromResult(Signal.setExtension(emit.signal, "signedby", "kido"))
+ *     return Plugin.replaceEmit(yield* Effect.fromResult(Directive.emit(signed, emit.dispatch)))
+ *   })
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export type EmitHook = (emit: Directive.Emit, context: HookContext) => Effect.Effect<EmitDecision, unknown>
+
+/**
+ * Go on unchanged (any hook).
+ *
+ * @example
+ * ```ts
+ * import { Plugin } from "@kido/core"
+ *
+ * Plugin.proceed // => { _tag: "Continue" }
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export const proceed: { readonly _tag: "Continue" } = { _tag: "Continue" }
+
+/**
+ * Route `signal` instead of the one received (`onSignal`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Plugin, Signal } from "@kido/core"
+ *
+ * const onSignal: Plugin.SignalHook = (signal) =>
+ *   Effect.map(Effect.fromResult(Signal.setExtension(signal, "seen", true)), Plugin.rewrite)
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export const rewrite = (signal: Signal.Signal): SignalDecision => ({ _tag: "Rewrite", signal })
+
+/**
+ * Skip routing and run `instructions` (`onSignal`).
+ *
+ * @example
+ * ```ts
+ * import { Plugin } from "@kido/core"
+ *
+ * Plugin.override([])._tag // => "Override"
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export const override = (instructions: Instruction.Input): SignalDecision => ({ _tag: "Override", instructions })
+
+/**
+ * Go on, adding `context` to the action context of every routed instruction (`onRoute`).
+ *
+ * @example
+ * ```ts
+ * import { Plugin } from "@kido/core"
+ *
+ * Plugin.addContext({ tenant: "acme" }) // => { _tag: "Continue", context: { tenant: "acme" } }
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export const addContext = (context: { readonly [key: string]: unknown }): RouteDecision => ({
+  _tag: "Continue",
+  context
+})
+
+/**
+ * Refuse the signal (`onRoute`): nothing runs, and an `Error` directive says why.
+ *
+ * @example
+ * ```ts
+ * import { Plugin } from "@kido/core"
+ *
+ * Plugin.refuse("admins only") // => { _tag: "Refuse", reason: "admins only" }
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export const refuse = (reason: string): RouteDecision => ({ _tag: "Refuse", reason })
+
+/**
+ * Carry out `emit` instead (`onEmit`): a signed signal, another target.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Directive, Plugin } from "@kido/core"
+ *
+ * const toBus: Plugin.EmitHook = (emit) =>
+ *   Effect.map(Effect.fromResult(Directive.emit(emit.signal, { _tag: "Bus" })), Plugin.replaceEmit)
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export const replaceEmit = (emit: Directive.Emit): EmitDecision => ({ _tag: "Replace", emit })
+
+/**
+ * The context a hook of `mounted` gets for `agent`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Plugin } from "@kido/core"
+ *
+ * const Audit = Plugin.make({ name: "audit", stateKey: "audit", state: Schema.Struct({}) })
+ * const context = Plugin.hookContext(Plugin.mount(Audit), { id: "a", name: "agent", state: { audit: {} } })
+ * context.state // => {}
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export const hookContext = (mounted: Mounted, agent: Agent.Agent<unknown>): HookContext => ({
+  agent,
+  state: Predicate.isObject(agent.state) ? (agent.state as Record<string, unknown>)[mounted.stateKey] : undefined,
+  plugin: { name: mounted.plugin.name, alias: mounted.alias, stateKey: mounted.stateKey },
+  config: mounted.config
+})

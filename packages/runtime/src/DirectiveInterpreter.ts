@@ -28,7 +28,7 @@
  * import { Directive } from "@kido/core"
  * import { DirectiveInterpreter, Kido } from "@kido/runtime"
  *
- * const SendEmail = Directive.define({ tag: "email.Send", fields: { to: Schema.String } })
+ * const SendEmail = Directive.define("email.Send", { to: Schema.String })
  * const sendEmail = DirectiveInterpreter.executor(SendEmail, (directive, context) =>
  *   Effect.log(`email to ${directive.to} for agent ${context.ref.id}`)
  * )
@@ -92,7 +92,7 @@ export interface Executor {
  * import { Directive } from "@kido/core"
  * import { DirectiveInterpreter } from "@kido/runtime"
  *
- * const Audit = Directive.define({ tag: "audit.Record", fields: { entry: Schema.String } })
+ * const Audit = Directive.define("audit.Record", { entry: Schema.String })
  * const audit = DirectiveInterpreter.executor(Audit, (directive) => Effect.log(directive.entry))
  * ```
  *

@@ -40,3 +40,15 @@ export class HookFailed extends Schema.TaggedError<HookFailed>("@kido/core/HookF
     return `Hook ${this.hook} of agent "${this.agent}" failed: ${this.reason}`
   }
 }
+
+/** @internal Documented where `Agent` re-exports it: `Agent.SignalRefused`. */
+export class SignalRefused extends Schema.TaggedError<SignalRefused>("@kido/core/SignalRefused")("SignalRefused", {
+  agent: Schema.String,
+  plugin: Schema.String,
+  signalType: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Plugin ${this.plugin} of agent "${this.agent}" refused signal "${this.signalType}": ${this.reason}`
+  }
+}

@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Agent, Directive, Exec, Instruction, Router, Signal } from "@kido/core"
+import { Agent, Directive, Exec, Instruction, Plugin, Router, Signal } from "@kido/core"
 import type { Action } from "@kido/core"
 import type { Clock } from "effect"
 import {
@@ -345,6 +345,9 @@ export class Server {
   readonly exited = Deferred.makeUnsafe<ExitReason.ExitReason>()
   /** Set while handling an error signal of the emitSignal policy, so errors there do not loop. */
   handlingErrorSignal = false
+  /** Whether a plugin of the agent has an `onEmit` / `onSignal` hook. */
+  readonly hasEmitHooks: boolean
+  readonly hasSignalHooks: boolean
 
   readonly instance: Instance
   readonly definition: Agent.Definition<any>
@@ -375,6 +378,8 @@ export class Server {
     this.mailbox = mailbox
     this.scope = scope
     this.seq = seq
+    this.hasEmitHooks = definition.plugins.some((m) => m.plugin.onEmit !== undefined)
+    this.hasSignalHooks = definition.plugins.some((m) => m.plugin.onSignal !== undefined)
   }
 
   get id(): string {
@@ -765,7 +770,8 @@ export const call = (
     if (reply !== "afterCmd" && reply !== "afterDirectives") {
       return Effect.fail(invalid("reply", `must be "afterCmd" or "afterDirectives", got ${show(reply)}`))
     }
-    const routed = Router.route(server.definition.router, signal)
+    // with an onSignal hook a plugin may rewrite or override routing: the agent decides, not this check
+    const routed = server.hasSignalHooks ? Result.succeed([]) : Router.route(server.definition.router, signal)
     if (Result.isFailure(routed)) {
       const error = new RuntimeError.Unroutable({
         agentId: server.id,
@@ -1145,10 +1151,45 @@ const describeTarget = (target: Directive.DispatchTarget): string => {
   }
 }
 
-const executeEmit = (server: Server, directive: Directive.Emit) =>
+/** The agent's plugins' `onEmit` hooks, in mounting order: the `Emit` to carry out, or why there is none. */
+const runEmitHooks = (server: Server, emit: Directive.Emit) =>
   Effect.gen(function*() {
-    const given = Directive.dispatchTargets(directive)
-    const targets = given.length > 0 ? given : server.options.defaultDispatch ?? selfTarget
+    let current = emit
+    for (const mounted of server.definition.plugins) {
+      const hook = mounted.plugin.onEmit
+      if (hook === undefined) continue
+      const label = `${
+        mounted.alias === undefined ? mounted.plugin.name : `${mounted.alias}.${mounted.plugin.name}`
+      }.onEmit`
+      const fail = (reason: string, error?: unknown) =>
+        new RuntimeError.DirectiveFailed({
+          agentId: server.id,
+          directive: "Emit",
+          reason: `plugin hook ${label} ${reason}`,
+          ...(error === undefined ? {} : { error })
+        })
+      const exit = yield* Effect.exit(Effect.suspend(() => hook(current, Plugin.hookContext(mounted, server.agent))))
+      if (Exit.isFailure(exit)) {
+        if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+        const error = Option.getOrElse(Cause.findErrorOption(exit.cause), () => Cause.squash(exit.cause))
+        return yield* fail(`failed: ${messageOf(error)}`, error)
+      }
+      const decision = exit.value as Plugin.EmitDecision | undefined
+      if (decision?._tag === "Continue") continue
+      if (decision?._tag === "Replace" && Directive.is(decision.emit, "Emit")) {
+        current = decision.emit
+        continue
+      }
+      return yield* fail(`returned ${show(decision)} instead of Plugin.proceed or Plugin.replaceEmit(emit)`)
+    }
+    return current
+  })
+
+const executeEmit = (server: Server, given: Directive.Emit) =>
+  Effect.gen(function*() {
+    const directive = server.hasEmitHooks ? yield* runEmitHooks(server, given) : given
+    const explicit = Directive.dispatchTargets(directive)
+    const targets = explicit.length > 0 ? explicit : server.options.defaultDispatch ?? selfTarget
     const signal = server.instance.tracing ? yield* Signal.withCurrentSpan(directive.signal) : directive.signal
     const failures = yield* deliverAll(server, targets, signal)
     if (failures.length > 0) return yield* Effect.fail(failures)
