@@ -36,6 +36,12 @@ const recording = () => {
   return { spans, layer: Layer.succeed(Tracer.Tracer, tracer) }
 }
 
+const valueOf = (id: string, agent?: string) =>
+  Effect.map(Metric.snapshot, (snapshots) => {
+    const found = snapshots.find((m) => m.id === id && (agent === undefined || m.attributes?.["agent"] === agent))
+    return found?.state as { readonly count?: number; readonly value?: number } | undefined
+  })
+
 const parentOf = (span: Tracer.Span): Tracer.AnySpan | undefined => Option.getOrUndefined(span.parent)
 
 describe("observability", () => {
@@ -82,11 +88,6 @@ describe("observability", () => {
 
   it.effect("metrics: signals processed per agent name, agents alive, mailbox depth", () =>
     Effect.gen(function*() {
-      const valueOf = (id: string, agent?: string) =>
-        Effect.map(Metric.snapshot, (snapshots) => {
-          const found = snapshots.find((m) => m.id === id && (agent === undefined || m.attributes?.["agent"] === agent))
-          return found?.state as { readonly count?: number; readonly value?: number } | undefined
-        })
       const before = (yield* valueOf("kido_signals_processed_total", "obs_sink"))?.count ?? 0
       const sink = yield* Kido.start(Sink, { id: "metrics-sink" })
       const note = yield* Signal.make("note", {}, { source: "/test" })
