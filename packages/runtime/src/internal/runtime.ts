@@ -525,6 +525,16 @@ const directiveDuration = Metric.histogram("kido_directive_duration_ms", {
   boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 4, count: 12 })
 })
 
+const durations = new Map<string, Metric.Histogram<number>>()
+const durationOf = (tag: string): Metric.Histogram<number> => {
+  let metric = durations.get(tag)
+  if (metric === undefined) {
+    metric = Metric.withAttributes(directiveDuration, { directive: tag })
+    durations.set(tag, metric)
+  }
+  return metric
+}
+
 const metricsOf = (name: string) => {
   let metrics = metricsByName.get(name)
   if (metrics === undefined) {
@@ -1040,7 +1050,7 @@ const runDirective = (
     return Effect.flatMap(Effect.exit(execute(server, directive, signal)), (exit) => {
       const elapsed = clock.currentTimeMillisUnsafe() - started
       return Effect.andThen(
-        Metric.update(Metric.withAttributes(directiveDuration, { directive: tag }), elapsed),
+        Metric.update(durationOf(tag), elapsed),
         Effect.suspend(() => {
           if (Exit.isSuccess(exit)) {
             publish(server, () => ({ _tag: "DirectiveExecuted", directive: tag }))
@@ -1551,6 +1561,10 @@ export const stopServer = (server: Server, reason: ExitReason.ExitReason): Effec
   Effect.gen(function*() {
     if (server.status === "stopped") return yield* Deferred.await(server.exited)
     requestStop(server, reason)
+    // asked from inside the agent (an action or executor stopping its own agent): waiting would deadlock; the
+    // loop stops once the current signal is done
+    const current = yield* Effect.withFiber((fiber) => Effect.succeed(fiber))
+    if (current === server.fiber) return server.stopRequest ?? reason
     const exited = yield* Effect.timeoutOption(Deferred.await(server.exited), server.options.shutdownTimeoutMillis)
     if (Option.isSome(exited)) return exited.value
     if (server.fiber !== undefined) yield* Fiber.interrupt(server.fiber)
