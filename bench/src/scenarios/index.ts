@@ -1,6 +1,7 @@
 import { agentCmd } from "./agent.ts"
 import { exec } from "./exec.ts"
 import { routerCold, routerMiss, routerRoute } from "./router.ts"
+import { runtimeCall, runtimeSpawn, runtimeThroughput } from "./runtime.ts"
 import type { Scenario } from "./Scenario.ts"
 import { signalJson, signalMake } from "./signal.ts"
 
@@ -12,5 +13,8 @@ export const scenarios: ReadonlyArray<Scenario> = [
   routerMiss,
   routerCold,
   exec,
-  agentCmd
+  agentCmd,
+  runtimeSpawn,
+  runtimeThroughput,
+  runtimeCall
 ]
