@@ -1169,3 +1169,40 @@ describe("docs/agents.md: gotchas", () => {
       assert.strictEqual(provided.state.count, 7)
     }))
 })
+
+describe("docs/agents.md: plugin hooks", () => {
+  const Auth = Plugin.make({
+    name: "auth",
+    stateKey: "auth",
+    state: Schema.Struct({}),
+    onRoute: (signal) =>
+      Effect.succeed(
+        signal.extensions["role"] === "admin" ? Plugin.addContext({ role: "admin" }) : Plugin.refuse("admins only")
+      )
+  })
+  const Guarded = Agent.make({
+    name: "guarded",
+    state: CounterState,
+    routes: [["increment", Increment]],
+    plugins: [Auth]
+  })
+
+  it.effect("a guest is refused with SignalRefused; an admin gets through", () =>
+    Effect.gen(function*() {
+      const agent = yield* Guarded.new()
+      const guest = yield* Signal.make("increment", { amount: 1 }, { source: "/user", extensions: { role: "guest" } })
+      const [refused, directives] = yield* Guarded.handle(agent, guest)
+      assert.strictEqual(refused.state.count, 0)
+      assert.strictEqual(directives.length, 1)
+      const error = directives[0]!
+      assert.strictEqual(error._tag, "Error")
+      if (error._tag !== "Error") return
+      assert.strictEqual(error.context, "routing")
+      assert.instanceOf(error.error, Agent.SignalRefused)
+      assert.strictEqual((error.error as Agent.SignalRefused).plugin, "auth")
+      assert.strictEqual((error.error as Agent.SignalRefused).reason, "admins only")
+      const admin = yield* Signal.make("increment", { amount: 1 }, { source: "/user", extensions: { role: "admin" } })
+      const [allowed] = yield* Guarded.handle(agent, admin)
+      assert.strictEqual(allowed.state.count, 1)
+    }))
+})

@@ -7,12 +7,13 @@
  *
  * @internal
  */
-import { Agent, Directive, Exec, Instruction, Plugin, Router, Signal } from "@kido/core"
+import { Agent, Directive, Exec, IdGenerator, Instruction, Plugin, Router, Signal } from "@kido/core"
 import type { Action } from "@kido/core"
 import type { Clock } from "effect"
 import {
   Cause,
   Cron,
+  DateTime,
   Deferred,
   Duration,
   Effect,
@@ -1342,11 +1343,23 @@ const parseCron = (server: Server, directive: string, expression: string, timezo
     )
 }
 
+/**
+ * The signal of one tick of a recurring job: the job's signal with a fresh id and the current time, since
+ * each tick is a distinct event (CloudEvents ids identify events; receivers deduplicate by them).
+ */
+const tickOf = (signal: Signal.Signal): Effect.Effect<Signal.Signal> =>
+  Effect.gen(function*() {
+    const id = yield* IdGenerator.next
+    const now = yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
+    return { ...signal, id, time: DateTime.formatIso(DateTime.makeUnsafe(now)) }
+  })
+
 const executeCron = (server: Server, directive: Directive.Cron) =>
   Effect.gen(function*() {
     const cron = yield* parseCron(server, "Cron", directive.expression, directive.timezone)
     const signal = directive.signal
-    yield* putJob(server, directive.jobId, cronLoop(cron, fire(server, "Cron", directive.jobId, signal, signal.type)))
+    const tick = Effect.flatMap(tickOf(signal), (fresh) => fire(server, "Cron", directive.jobId, fresh, signal.type))
+    yield* putJob(server, directive.jobId, cronLoop(cron, tick))
   })
 
 /** Registers a schedule declared by the agent or one of its plugins. */
@@ -1604,9 +1617,12 @@ const finalize = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effec
       }
     }
     // What was never processed: counted, and every waiting caller told.
-    const stopped = new RuntimeError.AgentStopped({ agentId: server.id, reason: ExitReason.format(reason) })
+    // built only when someone is waiting (an error captures a stack trace)
+    let stoppedError: RuntimeError.AgentStopped | undefined
+    const stopped = () =>
+      stoppedError ??= new RuntimeError.AgentStopped({ agentId: server.id, reason: ExitReason.format(reason) })
     const leftover: Array<Item> = []
-    if (server.current instanceof CallRequest) Deferred.doneUnsafe(server.current.reply, Exit.fail(stopped))
+    if (server.current instanceof CallRequest) Deferred.doneUnsafe(server.current.reply, Exit.fail(stopped()))
     server.current = undefined
     if (server.inflight !== undefined) leftover.push(...server.inflight.slice(server.next))
     server.inflight = undefined
@@ -1614,10 +1630,10 @@ const finalize = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effec
     Queue.shutdownUnsafe(server.mailbox)
     let queued = 0
     for (const item of leftover) {
-      if (item instanceof CallRequest) Deferred.doneUnsafe(item.reply, Exit.fail(stopped))
+      if (item instanceof CallRequest) Deferred.doneUnsafe(item.reply, Exit.fail(stopped()))
       if (countsAsQueued(item)) queued++
     }
-    for (const waiter of server.waiters) waiter.fail(stopped)
+    for (const waiter of server.waiters) waiter.fail(stopped())
     server.waiters.clear()
     const formatted = ExitReason.format(reason)
     if (queued > 0) {
