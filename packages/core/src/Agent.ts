@@ -2,8 +2,9 @@
  * Agents: immutable values whose pure `cmd` returns a new agent and directives.
  *
  * An agent definition ({@link make}) names the agent, gives its state schema (whose defaults are the
- * initial state), its routes from signal type patterns to actions, its plugins and its schedules. An agent
- * ({@link Agent}) is plain data: an id, the definition's name and a state that always satisfies the schema.
+ * initial state), its routes from signal type patterns to actions, its plugins, its schedules and the sensors
+ * the runtime starts with it. An agent ({@link Agent}) is plain data: an id, the definition's name and a
+ * state that always satisfies the schema.
  *
  * `definition.cmd(agent, instructions)` runs actions (through `Exec.run`), deep-merges their patches into
  * the state, applies their state operations and collects their directives. It performs no directive: the
@@ -242,6 +243,72 @@ export type Schedule =
   & { readonly jobId: string; readonly origin: string }
 
 /**
+ * What a {@link SensorSpec} needs to know of a sensor here: its name. Sensors are a runtime concept
+ * (`Sensor.make` in `@kido/runtime`); the runtime checks that it is a real sensor when the agent starts.
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@kido/core"
+ *
+ * declare const Heartbeat: Agent.SensorLike // Sensor.heartbeat from @kido/runtime
+ * Heartbeat.name // => "heartbeat"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SensorLike {
+  readonly name: string
+}
+
+/**
+ * A sensor declared by an agent or a plugin, started with the agent by the runtime: the `sensor`
+ * (`Sensor.make` in `@kido/runtime`), its `id` in the agent (the sensor's name unless given; dot-separated
+ * segments of `[A-Za-z0-9_-]`) and its `config` (decoded with the sensor's schema when the agent starts).
+ * A plugin's sensor ids are prefixed like its routes: `heartbeat.ticker`, or `eu.heartbeat.ticker` under
+ * alias `eu`.
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@kido/core"
+ *
+ * declare const Heartbeat: Agent.SensorLike // Sensor.heartbeat from @kido/runtime
+ * const sensors: ReadonlyArray<Agent.SensorSpec> = [
+ *   { sensor: Heartbeat, id: "pulse", config: { every: "30 seconds" } }
+ * ]
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SensorSpec {
+  readonly sensor: SensorLike
+  readonly id?: string | undefined
+  readonly config?: unknown
+}
+
+/**
+ * A sensor as the definition lists it for the runtime: the sensor, its id (prefixed for a plugin), its
+ * config as given, and where it was declared (`"agent"` or `"plugin <name>"`).
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@kido/core"
+ *
+ * const ids = (definition: Agent.Definition<unknown>) => definition.sensors.map((s: Agent.DeclaredSensor) => s.id)
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DeclaredSensor {
+  readonly sensor: SensorLike
+  readonly id: string
+  readonly config: unknown
+  readonly origin: string
+}
+
+/**
  * Per-call options of `cmd`: `timeout`, `maxRetries`, `backoff`, `retryOn` (handed to `Exec.run` for
  * every instruction, under the instruction's own options), `haltOnError` (stop at the first failed
  * instruction; default `false`), `signal` (the signal being handled, put in the action context) and
@@ -312,6 +379,8 @@ export interface Definition<S> {
   readonly plugins: ReadonlyArray<Plugin.Mounted>
   /** The agent's and its plugins' schedules, for the runtime to register. */
   readonly schedules: ReadonlyArray<Schedule>
+  /** The agent's and its plugins' sensors (ids unique), for the runtime to start with the agent. */
+  readonly sensors: ReadonlyArray<DeclaredSensor>
   /** Builds an agent: a UUIDv7 id unless given, the schema's defaults merged with `state`, validated. */
   readonly new: (options?: NewOptions) => Effect.Effect<Agent<S>, InvalidState>
   /** Runs instructions; see the module documentation. Never fails. */
@@ -470,6 +539,8 @@ export interface MakeOptions<SS extends Schema.Codec<any, any, never, never>> {
   readonly actions?: ReadonlyArray<Action.Any> | undefined
   readonly plugins?: ReadonlyArray<Plugin.Plugin | Plugin.Mounted> | undefined
   readonly schedules?: ReadonlyArray<ScheduleSpec> | undefined
+  /** Sensors the runtime starts with the agent (see {@link SensorSpec}); they stop with it. */
+  readonly sensors?: ReadonlyArray<SensorSpec> | undefined
   /**
    * Pure; runs once per `cmd` (and `handle`) and may rewrite the instructions. It is given the well-formed
    * instructions; the `Error` directives of malformed elements come first in the result.
@@ -614,6 +685,38 @@ const resolveSchedule = (
   return `schedule "${target.jobId}" must have a cron expression or an every interval`
 }
 
+const sensorKeys: ReadonlySet<string> = new Set(["sensor", "id", "config"])
+
+/** Sensor ids: dot-separated segments of `[A-Za-z0-9_-]` (a plugin's are prefixed like its routes). */
+const sensorIdPattern = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
+
+/**
+ * Checks and resolves one sensor of the agent (`mount` undefined) or of a mounted plugin; returns the reason
+ * when it is malformed. Whether `sensor` is a real sensor is the runtime's check.
+ */
+const resolveSensor = (spec: unknown, mount: Plugin.Mounted | undefined): DeclaredSensor | string => {
+  if (!Predicate.isObject(spec) || Array.isArray(spec)) return "a sensor must be an object: { sensor, id?, config? }"
+  const s = spec as Record<string, unknown>
+  const unknownKey = directiveChecks.unknownKeys(s, sensorKeys)[0]
+  if (unknownKey !== undefined) {
+    return `a sensor has an unknown key ${directiveChecks.show(unknownKey)} (the keys are sensor, id, config)`
+  }
+  const sensor = s.sensor
+  if (!Predicate.isObject(sensor) || typeof (sensor as { readonly name?: unknown }).name !== "string") {
+    return `a sensor needs a sensor with a name (Sensor.make in @kido/runtime), got ${directiveChecks.show(sensor)}`
+  }
+  const own = s.id ?? (sensor as unknown as SensorLike).name
+  if (typeof own !== "string" || !sensorIdPattern.test(own)) {
+    return `sensor id must be dot-separated segments of [A-Za-z0-9_-], got ${directiveChecks.show(own)}`
+  }
+  return {
+    sensor: sensor as unknown as SensorLike,
+    id: mount === undefined ? own : `${mount.routePrefix}.${own}`,
+    config: s.config,
+    origin: mount === undefined ? "agent" : `plugin ${mount.plugin.name}`
+  }
+}
+
 const decodeOptions = { errors: "all", onExcessProperty: "error" } as const
 
 /**
@@ -688,7 +791,7 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
   for (const hook of ["onBeforeCmd", "onAfterCmd"] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== "function") return fail(`${hook} must be a function`)
   }
-  for (const list of ["routes", "actions", "plugins", "schedules"] as const) {
+  for (const list of ["routes", "actions", "plugins", "schedules", "sensors"] as const) {
     if (options[list] !== undefined && !Array.isArray(options[list])) return fail(`${list} must be a list`)
   }
   if ((options.state as any).ast?._tag !== "Objects") return fail("state must be a Schema.Struct")
@@ -796,6 +899,27 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     jobIds.add(schedule.jobId)
   }
 
+  // sensors: the agent's, then each plugin's with its prefix; ids are unique
+  const sensors: Array<DeclaredSensor> = []
+  const sensorIds = new Set<string>()
+  const addSensors = (declared: ReadonlyArray<unknown>, mount: Plugin.Mounted | undefined) => {
+    for (const spec of declared) {
+      const sensor = resolveSensor(spec, mount)
+      if (typeof sensor === "string") return sensor
+      if (sensorIds.has(sensor.id)) return `sensor id "${sensor.id}" is used twice (give one an id)`
+      sensorIds.add(sensor.id)
+      sensors.push(sensor)
+    }
+    return undefined
+  }
+  problem = addSensors(options.sensors ?? [], undefined)
+  if (problem !== undefined) return fail(problem)
+  for (const m of mounted) {
+    if (!Array.isArray(m.plugin.sensors)) return fail(`plugin "${m.plugin.name}": sensors must be a list`)
+    problem = addSensors(m.plugin.sensors, m)
+    if (problem !== undefined) return fail(`plugin "${m.plugin.name}": ${problem}`)
+  }
+
   const stateSchema = options.state
   const validateOwn = Schema.decodeUnknownResult(Schema.toType(stateSchema))
   const sliceValidators = mounted.map((m) =>
@@ -878,6 +1002,7 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     actions: [...actions.values()],
     plugins: mounted,
     schedules,
+    sensors,
     validate
   }) as any
   const mutable = definition as any
@@ -993,7 +1118,8 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
  * A malformed definition throws {@link InvalidAgentDefinition} where it is defined: a bad name, a state
  * schema that is not a `Schema.Struct`, an invalid route pattern or priority, the same pattern declared
  * twice at the same priority without predicates, two different actions with one name, a plugin state key
- * that collides with the agent's keys or another plugin's, an invalid schedule. Use {@link makeResult} for
+ * that collides with the agent's keys or another plugin's, an invalid schedule, a sensor without a named
+ * sensor or with a malformed or duplicate id. Use {@link makeResult} for
  * definitions built from data.
  *
  * @example

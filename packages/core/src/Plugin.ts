@@ -1,11 +1,12 @@
 /**
- * Plugins: reusable bundles of state, actions, routes and schedules mounted into agents.
+ * Plugins: reusable bundles of state, actions, routes, schedules and sensors mounted into agents.
  *
  * A plugin owns one slice of its agent's state, under its `stateKey`. Its actions see that slice as
  * `ctx.state` (and the whole agent state as `ctx.rootState`), and their patches and state operations apply
  * to the slice, so one plugin can be mounted several times under aliases without its actions knowing
  * where. Its routes are prefixed with the plugin's name (and the alias), so `tick` in plugin `heartbeat`
- * is routed as `heartbeat.tick`, and as `eu.heartbeat.tick` when mounted with alias `eu`.
+ * is routed as `heartbeat.tick`, and as `eu.heartbeat.tick` when mounted with alias `eu`. Its sensors' ids
+ * are prefixed the same way.
  *
  * @since 0.1.0
  */
@@ -52,6 +53,7 @@ export interface Plugin {
   readonly actions: ReadonlyArray<Action.Any>
   readonly routes: ReadonlyArray<Agent.RouteSpec>
   readonly schedules: ReadonlyArray<Agent.ScheduleSpec>
+  readonly sensors: ReadonlyArray<Agent.SensorSpec>
   readonly mount: ((slice: any, config: unknown) => unknown) | undefined
   /** Runs before routing; see {@link SignalHook}. */
   readonly onSignal: SignalHook | undefined
@@ -142,6 +144,11 @@ export interface MakeOptions {
    * action, which runs on the plugin's slice; the job id defaults to the prefixed signal type or action name.
    */
   readonly schedules?: ReadonlyArray<Agent.ScheduleSpec> | undefined
+  /**
+   * Sensors the runtime starts with every agent that mounts the plugin (see `Agent.SensorSpec`); their ids
+   * (given, or the sensor's name) are prefixed like routes: `heartbeat.ticker`, `eu.heartbeat.ticker`.
+   */
+  readonly sensors?: ReadonlyArray<Agent.SensorSpec> | undefined
   /** Pure: given the initial slice and the mount config, returns a patch deep-merged into the slice. */
   readonly mount?: ((slice: any, config: unknown) => unknown) | undefined
   /** Before routing: may let the signal through, rewrite it, or override routing with instructions. */
@@ -182,6 +189,7 @@ export const makeResult = (options: MakeOptions): Result.Result<Plugin, InvalidP
     return fail("actions must be a list of actions")
   }
   if (options.mount !== undefined && typeof options.mount !== "function") return fail("mount must be a function")
+  if (options.sensors !== undefined && !Array.isArray(options.sensors)) return fail("sensors must be a list")
   for (const hook of ["onSignal", "onRoute", "onEmit"] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== "function") return fail(`${hook} must be a function`)
   }
@@ -194,6 +202,7 @@ export const makeResult = (options: MakeOptions): Result.Result<Plugin, InvalidP
     actions: options.actions ?? [],
     routes: options.routes ?? [],
     schedules: options.schedules ?? [],
+    sensors: options.sensors ?? [],
     mount: options.mount,
     onSignal: options.onSignal,
     onRoute: options.onRoute,
@@ -203,7 +212,7 @@ export const makeResult = (options: MakeOptions): Result.Result<Plugin, InvalidP
 
 /**
  * Defines a plugin. A malformed definition throws {@link InvalidPluginDefinition} where it is defined;
- * routes and schedules are checked when an agent mounts the plugin (`Agent.make`).
+ * routes, schedules and sensors are checked when an agent mounts the plugin (`Agent.make`).
  *
  * @example
  * ```ts

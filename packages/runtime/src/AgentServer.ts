@@ -46,7 +46,7 @@
  */
 import type { Agent, Signal } from "@kido/core"
 import type { Context } from "effect"
-import { Deferred, Duration, Effect, Exit, Layer, Option, Queue } from "effect"
+import { Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import * as ExitReason from "./ExitReason.ts"
 import { Kido } from "./internal/kido.ts"
 import * as internal from "./internal/runtime.ts"
@@ -225,6 +225,7 @@ export type CallError =
   | RuntimeError.Unroutable
   | RuntimeError.MailboxFull
   | RuntimeError.AgentStopped
+  | RuntimeError.AgentCrashed
   | RuntimeError.CallTimeout
   | RuntimeError.InvalidStartOptions
 
@@ -344,8 +345,14 @@ export interface Status {
   readonly id: string
   readonly name: string
   readonly partition: string | undefined
-  readonly status: "running" | "stopping" | "stopped"
-  /** Items waiting in the mailbox. */
+  /**
+   * `"running"`; `"restarting"` (its supervisor is restarting it: signals are still accepted, and the next
+   * incarnation processes them); `"stopping"` (going away for good); `"stopped"`.
+   */
+  readonly status: "running" | "restarting" | "stopping" | "stopped"
+  /** How many times it was restarted. */
+  readonly restarts: number
+  /** Signals and requests waiting to be processed. */
   readonly queued: number
   readonly capacity: number
   /** Signals (and fed-back instructions) processed so far. */
@@ -380,7 +387,8 @@ export const status = (ref: AgentRef<any>): Effect.Effect<Status> =>
       name: server.name,
       partition: server.partition,
       status: server.status,
-      queued: server.status === "stopped" ? 0 : Queue.sizeUnsafe(server.mailbox),
+      restarts: server.incarnation,
+      queued: internal.pendingCount(server),
       capacity: server.options.capacity,
       processed: server.processed,
       errors: server.errors,
@@ -587,7 +595,7 @@ export const layer = <I, S>(
   Layer.effect(
     tag,
     Effect.acquireRelease(
-      Effect.flatMap(Kido, (instance) => internal.start(instance, definition, options)),
+      Effect.flatMap(Kido, (instance) => internal.startSupervised(instance, definition, options ?? {})),
       (server) => internal.stopServer(server, ExitReason.shutdown)
     ) as Effect.Effect<AgentRef<S>, StartError, Kido>
   )

@@ -12,7 +12,7 @@
  * | `StopChild` | stops the child under the tag and waits for it; the parent receives `kido.agent.child.exit` |
  * | `AdoptChild` | makes a running agent without a parent a child under the tag |
  * | `Spawn` | runs the effect beside the agent; it is interrupted when the agent stops, and its failure goes to the error policy |
- * | `RunInstruction` | runs the action outside `cmd`, then feeds `{ status: "ok", result, meta }` or `{ status: "error", error, meta }` to `resultAction` as an instruction |
+ * | `RunInstruction` | runs the action outside `cmd`, then feeds `{ status: "ok", result, meta }` or `{ status: "error", error, meta }` to `resultAction` as an instruction (`error` as JSON: `ActionError.toJson` of the action's error); without `resultAction`, a failure goes to the error policy |
  * | `Stop` | stops the agent after the current signal; the directives after it are not run |
  * | custom (`"app.Tag"`) | the executor registered for its tag (see {@link executor}) |
  *

@@ -30,7 +30,7 @@
  * ```ts
  * import type { Inspection } from "@kido/runtime"
  *
- * const who = (e: Inspection.Event) => `${e.agentName}#${e.agentId}`
+ * const who = (e: Inspection.AgentEvent) => `${e.agentName}#${e.agentId}`
  * ```
  *
  * @category models
@@ -254,6 +254,186 @@ export interface ScheduleFired extends Base {
 }
 
 /**
+ * What every supervision event says: when, and which supervisor (`"kido"` is the instance's supervisor of
+ * agents started at run time).
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const who = (e: Inspection.SupervisionEvent) => e.supervisorId
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SupervisionBase {
+  readonly at: number
+  readonly supervisorId: string
+}
+
+/**
+ * A supervisor started, with its children (ids, in start order).
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const size = (e: Inspection.SupervisorStarted) => e.children.length
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SupervisorStarted extends SupervisionBase {
+  readonly _tag: "SupervisorStarted"
+  readonly children: ReadonlyArray<string>
+}
+
+/**
+ * A child is about to be restarted, after `delayMillis` (its backoff); `reason` is why (its exit, or a
+ * sibling's failure under `one_for_all` / `rest_for_one`).
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const line = (e: Inspection.ChildRestarting) => `${e.childId} restarts in ${e.delayMillis} ms (${e.reason})`
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ChildRestarting extends SupervisionBase {
+  readonly _tag: "ChildRestarting"
+  readonly childId: string
+  readonly reason: string
+  readonly delayMillis: number
+}
+
+/**
+ * A child was restarted (an agent keeps its id, ref and mailbox).
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const who = (e: Inspection.ChildRestarted) => e.childId
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ChildRestarted extends SupervisionBase {
+  readonly _tag: "ChildRestarted"
+  readonly childId: string
+}
+
+/**
+ * A supervisor gave up on one child (its `maxRestarts`, its backoff schedule ended, or its own restart
+ * budget in the instance's supervisor): the child stays stopped.
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const why = (e: Inspection.ChildGaveUp) => e.reason
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ChildGaveUp extends SupervisionBase {
+  readonly _tag: "ChildGaveUp"
+  readonly childId: string
+  readonly reason: string
+}
+
+/**
+ * A supervisor exceeded its intensity: it stopped all its children and ended; `escalated` when a parent
+ * supervisor sees it as a failed child.
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const escalated = (e: Inspection.SupervisorGaveUp) => e.escalated
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SupervisorGaveUp extends SupervisionBase {
+  readonly _tag: "SupervisorGaveUp"
+  readonly reason: string
+  readonly escalated: boolean
+}
+
+/**
+ * A supervisor was stopped from outside (its layer closed, its parent stopped it).
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const why = (e: Inspection.SupervisorStopped) => e.reason
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SupervisorStopped extends SupervisionBase {
+  readonly _tag: "SupervisorStopped"
+  readonly reason: string
+}
+
+/**
+ * The events about one agent.
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const agentOf = (e: Inspection.AgentEvent) => e.agentId
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type AgentEvent =
+  | AgentStarted
+  | AgentStopped
+  | AgentCrashed
+  | SignalReceived
+  | SignalRejected
+  | SignalProcessed
+  | DirectiveExecuted
+  | DirectiveFailed
+  | ErrorHandled
+  | ScheduleFired
+
+/**
+ * The events of supervisors.
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const restarts = (events: ReadonlyArray<Inspection.Event>) => events.filter((e) => e._tag === "ChildRestarted")
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type SupervisionEvent =
+  | SupervisorStarted
+  | ChildRestarting
+  | ChildRestarted
+  | ChildGaveUp
+  | SupervisorGaveUp
+  | SupervisorStopped
+
+/**
  * Any runtime event.
  *
  * @example
@@ -266,14 +446,4 @@ export interface ScheduleFired extends Base {
  * @category models
  * @since 0.1.0
  */
-export type Event =
-  | AgentStarted
-  | AgentStopped
-  | AgentCrashed
-  | SignalReceived
-  | SignalRejected
-  | SignalProcessed
-  | DirectiveExecuted
-  | DirectiveFailed
-  | ErrorHandled
-  | ScheduleFired
+export type Event = AgentEvent | SupervisionEvent

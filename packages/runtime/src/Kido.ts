@@ -27,7 +27,7 @@
  */
 import type { Agent } from "@kido/core"
 import type { PubSub, Scope } from "effect"
-import { Effect, Layer, Option, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Stream } from "effect"
 import type { AgentRef, Options, StartError, StartOptions } from "./AgentServer.ts"
 import * as Bus from "./Bus.ts"
 import type { Executor } from "./DirectiveInterpreter.ts"
@@ -36,7 +36,9 @@ import * as ExitReason from "./ExitReason.ts"
 import type * as Inspection from "./Inspection.ts"
 import { Kido } from "./internal/kido.ts"
 import * as internal from "./internal/runtime.ts"
+import * as supervision from "./internal/supervisor.ts"
 import * as RuntimeError from "./RuntimeError.ts"
+import * as Sensor from "./Sensor.ts"
 
 export {
   /**
@@ -63,10 +65,15 @@ export {
  *
  * - `adapters`: dispatch adapters added to the built-in ones (`Dispatch.adapter`, `Dispatch.webhook`);
  * - `buses`: the buses' options (`Bus.BusesOptions`; a `"default"` bus always exists);
- * - `executors`: executors of custom directive types (`DirectiveInterpreter.executor`);
+ * - `executors`: executors of custom directive types (`DirectiveInterpreter.executor`); the `kido.*` tags are
+ *   Kido's own (`Sensor.executors`, registered already);
  * - `inspection.capacity`: how many events a slow inspection subscriber may fall behind before it loses the
  *   oldest (default 4096);
- * - `tracing`: a span per processed signal and per directive (default `true`).
+ * - `tracing`: a span per processed signal and per directive (default `true`);
+ * - `supervisor`: the restart budget of each agent started at run time (`Kido.start`, `AgentServer.layer`,
+ *   `SpawnAgent`): more than `intensity` restarts within `period` (default 3 within 5 seconds) and the
+ *   instance gives up on that agent (it stays stopped). Unlike OTP's `DynamicSupervisor`, the budget is per
+ *   agent: one flapping agent never takes the others down.
  *
  * @example
  * ```ts
@@ -88,6 +95,10 @@ export interface Config extends Options {
   readonly executors?: Iterable<Executor> | undefined
   readonly inspection?: { readonly capacity?: number | undefined } | undefined
   readonly tracing?: boolean | undefined
+  readonly supervisor?: {
+    readonly intensity?: number | undefined
+    readonly period?: Duration.Input | undefined
+  } | undefined
 }
 
 const builtInTags = new Set([
@@ -108,13 +119,22 @@ const makeKido = (config: Config | undefined) =>
   Effect.gen(function*() {
     const defaults = internal.resolveOptions(internal.defaultOptions, config)
     if (defaults instanceof RuntimeError.InvalidStartOptions) return yield* defaults
-    const executors = new Map<string, internal.ExecutorEntry>()
+    // Kido's own custom directives (kido.*: sensors) first; users may not register kido.* tags
+    const executors = new Map<string, internal.ExecutorEntry>(
+      Sensor.executors.map((executor) => [executor.tag, executor as unknown as internal.ExecutorEntry])
+    )
     for (const executor of config?.executors ?? []) {
       const tag: unknown = executor?.tag
-      if (typeof tag !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(tag) || builtInTags.has(tag)) {
+      if (
+        typeof tag !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(tag) || builtInTags.has(tag) ||
+        tag.startsWith("kido.")
+      ) {
         return yield* new RuntimeError.InvalidStartOptions({
           option: "executors",
-          reason: `an executor's tag must be a custom directive tag such as "email.Send", got ${internal.show(tag)}`
+          reason:
+            `an executor's tag must be a custom directive tag such as "email.Send" (kido.* tags are Kido's), got ${
+              internal.show(tag)
+            }`
         })
       }
       if (typeof executor.run !== "function") {
@@ -145,7 +165,14 @@ const makeKido = (config: Config | undefined) =>
         reason: `must be true or false, got ${internal.show(tracing)}`
       })
     }
-    return yield* internal.makeInstance({
+    const supervisorOptions = supervision.supervisorOptionsOf(config?.supervisor, true)
+    if (supervisorOptions instanceof RuntimeError.InvalidStartOptions) {
+      return yield* new RuntimeError.InvalidStartOptions({
+        option: `supervisor.${supervisorOptions.option}`,
+        reason: supervisorOptions.reason
+      })
+    }
+    const instance = yield* internal.makeInstance({
       defaults,
       buses: yield* Bus.Buses,
       dispatcher: yield* Dispatch.Dispatcher,
@@ -153,6 +180,16 @@ const makeKido = (config: Config | undefined) =>
       inspectionCapacity: capacity,
       tracing
     })
+    // the supervisor of agents started at run time (Kido.start, AgentServer.layer, SpawnAgent)
+    const dynamic = yield* supervision.start(instance, "kido", supervisorOptions, [], undefined).pipe(Effect.orDie)
+    instance.spawn = (definition, input, parent) => {
+      const policy = supervision.restartPolicyOf(input, "transient")
+      return policy instanceof RuntimeError.InvalidStartOptions
+        ? Effect.fail(policy)
+        : supervision.addDynamic(dynamic, definition, input, policy, parent)
+    }
+    instance.stopRestarts = supervision.stopRestarts(dynamic)
+    return instance
   })
 
 /**
@@ -206,7 +243,7 @@ export const start = <S>(
   definition: Agent.Definition<S>,
   options?: StartOptions
 ): Effect.Effect<AgentRef<S>, StartError, Kido> =>
-  Effect.flatMap(Kido, (instance) => internal.start(instance, definition, options)) as Effect.Effect<
+  Effect.flatMap(Kido, (instance) => internal.startSupervised(instance, definition, options ?? {})) as Effect.Effect<
     AgentRef<S>,
     StartError,
     Kido

@@ -14,6 +14,9 @@
  * | {@link AwaitTimeout} / {@link AwaitFailed} | `awaitCompletion` ran out of time / saw a failed status |
  * | {@link InvalidStartOptions} | `Kido.start` or `Kido.layer` was given options out of range |
  * | {@link DirectiveFailed} | the runtime could not carry out a directive (reported to the error policy) |
+ * | {@link AgentCrashed} | the agent crashed on this signal; it was not processed |
+ * | {@link ChildStartFailed} | a supervisor could not start a child, so it did not start |
+ * | {@link SupervisorGaveUp} | a supervisor exceeded its restart intensity and stopped |
  *
  * @example
  * ```ts
@@ -307,6 +310,85 @@ export class DirectiveFailed
 }
 
 /**
+ * The agent crashed while handling this signal (a defect in an action or a directive executor): the
+ * signal was not processed. A supervised agent restarts; what its `crashedSignal` option says happens to
+ * the signal (dropped by default).
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.AgentCrashed({ agentId: "a", reason: "crashed: boom" }).message
+ * // => 'Agent "a" crashed while handling the signal (crashed: boom)'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AgentCrashed extends Schema.TaggedError<AgentCrashed>("@kido/runtime/AgentCrashed")("AgentCrashed", {
+  agentId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Agent ${quote(this.agentId)} crashed while handling the signal (${this.reason})`
+  }
+}
+
+/**
+ * A supervisor could not start one of its children when it started (so the supervisor did not start;
+ * the children already started were stopped again).
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.ChildStartFailed({ supervisorId: "app", childId: "billing", reason: "invalid state" }).message
+ * // => 'Supervisor "app" could not start its child "billing": invalid state'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ChildStartFailed
+  extends Schema.TaggedError<ChildStartFailed>("@kido/runtime/ChildStartFailed")("ChildStartFailed", {
+    supervisorId: Schema.String,
+    childId: Schema.String,
+    reason: Schema.String,
+    error: Schema.optionalKey(Schema.Unknown)
+  })
+{
+  override get message(): string {
+    return `Supervisor ${quote(this.supervisorId)} could not start its child ${quote(this.childId)}: ${this.reason}`
+  }
+}
+
+/**
+ * A supervisor gave up: its children restarted more often than its intensity allows, so it stopped them
+ * all and ended with this error (its parent supervisor sees a failed child).
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.SupervisorGaveUp({ supervisorId: "app", reason: "more than 3 restarts within 5000 ms" }).message
+ * // => 'Supervisor "app" gave up: more than 3 restarts within 5000 ms'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class SupervisorGaveUp
+  extends Schema.TaggedError<SupervisorGaveUp>("@kido/runtime/SupervisorGaveUp")("SupervisorGaveUp", {
+    supervisorId: Schema.String,
+    reason: Schema.String
+  })
+{
+  override get message(): string {
+    return `Supervisor ${quote(this.supervisorId)} gave up: ${this.reason}`
+  }
+}
+
+/**
  * Any error of this module.
  *
  * @example
@@ -330,3 +412,6 @@ export type RuntimeError =
   | AwaitFailed
   | InvalidStartOptions
   | DirectiveFailed
+  | AgentCrashed
+  | ChildStartFailed
+  | SupervisorGaveUp

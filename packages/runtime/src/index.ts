@@ -30,3 +30,9 @@ export * as Kido from "./Kido.ts"
 
 /** The runtime's typed errors. */
 export * as RuntimeError from "./RuntimeError.ts"
+
+/** Sensors: turn outside events (timers, webhooks, queues) into signals for one agent; a heartbeat built in. */
+export * as Sensor from "./Sensor.ts"
+
+/** Supervisors: OTP strategies, restart types and intensity, with Schedule backoff. */
+export * as Supervisor from "./Supervisor.ts"

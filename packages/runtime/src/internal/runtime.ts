@@ -7,8 +7,18 @@
  *
  * @internal
  */
-import { Agent, Directive, Exec, IdGenerator, Instruction, Plugin, Router, Signal } from "@kido/core"
-import type { Action } from "@kido/core"
+import {
+  Action,
+  ActionError,
+  Agent,
+  Directive,
+  Exec,
+  IdGenerator,
+  Instruction,
+  Plugin,
+  Router,
+  Signal
+} from "@kido/core"
 import type { Clock } from "effect"
 import {
   Cause,
@@ -24,6 +34,7 @@ import {
   PubSub,
   Queue,
   Result,
+  Schedule,
   Scope,
   Tracer
 } from "effect"
@@ -34,6 +45,7 @@ import type * as ErrorPolicy from "../ErrorPolicy.ts"
 import * as ExitReason from "../ExitReason.ts"
 import type * as Inspection from "../Inspection.ts"
 import * as RuntimeError from "../RuntimeError.ts"
+import * as sensors from "./sensor.ts"
 
 // -----------------------------------------------------------------------------
 // Options
@@ -56,7 +68,16 @@ export interface ServerOptions {
   readonly errorPolicy: ErrorPolicy.ErrorPolicy
   readonly defaultDispatch: ReadonlyArray<Directive.DispatchTarget> | undefined
   readonly emitConcurrency: number
+  readonly crashedSignal: CrashedSignal
+  readonly onDefect: "crash" | "error"
 }
+
+/**
+ * What happens to the signal an agent crashed on: `"drop"` (its `call`er gets `AgentCrashed`),
+ * `"retryOnce"` (the next incarnation processes it first; a second crash drops it) or a dead-letter
+ * dispatch (it is sent there, and dropped).
+ */
+export type CrashedSignal = "drop" | "retryOnce" | { readonly deadLetter: ReadonlyArray<Directive.DispatchTarget> }
 
 /** The options a caller may give (instance-wide defaults or per agent). */
 export interface OptionsInput {
@@ -71,6 +92,8 @@ export interface OptionsInput {
   readonly errorPolicy?: ErrorPolicy.ErrorPolicy | undefined
   readonly defaultDispatch?: Directive.Dispatch | undefined
   readonly emitConcurrency?: number | undefined
+  readonly crashedSignal?: "drop" | "retryOnce" | { readonly deadLetter: Directive.Dispatch } | undefined
+  readonly onDefect?: "crash" | "error" | undefined
 }
 
 export const defaultOptions: ServerOptions = {
@@ -82,7 +105,9 @@ export const defaultOptions: ServerOptions = {
   reply: "afterCmd",
   errorPolicy: { _tag: "LogOnly" },
   defaultDispatch: undefined,
-  emitConcurrency: 8
+  emitConcurrency: 8,
+  crashedSignal: "drop",
+  onDefect: "crash"
 }
 
 export const show = (u: unknown): string => {
@@ -233,7 +258,30 @@ export const resolveOptions = (
     if (typeof c !== "number") return c
     emitConcurrency = c
   }
+  let crashedSignal = base.crashedSignal
+  const crashed: unknown = input.crashedSignal
+  if (crashed !== undefined) {
+    if (crashed === "drop" || crashed === "retryOnce") crashedSignal = crashed
+    else if (typeof crashed === "object" && crashed !== null && "deadLetter" in crashed) {
+      const list = dispatchList((crashed as { readonly deadLetter: unknown }).deadLetter)
+      if (typeof list === "string") return invalid(name("crashedSignal.deadLetter"), list)
+      crashedSignal = { deadLetter: list }
+    } else {
+      return invalid(
+        name("crashedSignal"),
+        `must be "drop", "retryOnce" or { deadLetter: dispatch }, got ${show(crashed)}`
+      )
+    }
+  }
+  let onDefect = base.onDefect
+  if (input.onDefect !== undefined) {
+    if (input.onDefect !== "crash" && input.onDefect !== "error") {
+      return invalid(name("onDefect"), `must be "crash" or "error", got ${show(input.onDefect)}`)
+    }
+    onDefect = input.onDefect
+  }
   return {
+    onDefect,
     capacity,
     overflow,
     backpressureTimeoutMillis,
@@ -242,7 +290,8 @@ export const resolveOptions = (
     reply,
     errorPolicy,
     defaultDispatch,
-    emitConcurrency
+    emitConcurrency,
+    crashedSignal
   }
 }
 
@@ -259,12 +308,12 @@ abstract class Request {
 /** A `call`: the signal, and where its reply goes. */
 export class CallRequest extends Request {
   readonly signal: Signal.Signal
-  readonly reply: Deferred.Deferred<Agent.Agent<any>, RuntimeError.AgentStopped>
+  readonly reply: Deferred.Deferred<Agent.Agent<any>, RuntimeError.AgentStopped | RuntimeError.AgentCrashed>
   readonly afterDirectives: boolean
   readonly parentSpan: Tracer.AnySpan | undefined
   constructor(
     signal: Signal.Signal,
-    reply: Deferred.Deferred<Agent.Agent<any>, RuntimeError.AgentStopped>,
+    reply: Deferred.Deferred<Agent.Agent<any>, RuntimeError.AgentStopped | RuntimeError.AgentCrashed>,
     afterDirectives: boolean,
     parentSpan: Tracer.AnySpan | undefined
   ) {
@@ -310,7 +359,19 @@ const countsAsQueued = (item: Item): boolean => !(item instanceof Wake)
 // Servers
 // -----------------------------------------------------------------------------
 
-export type Status = "running" | "stopping" | "stopped"
+/**
+ * `running`; `restarting` (between incarnations, or winding down for a restart: signals are still
+ * accepted); `stopping` (going away for good: signals are refused); `stopped`.
+ */
+export type Status = "running" | "restarting" | "stopping" | "stopped"
+
+/** How a server's supervisor hears of it. */
+export interface Supervision {
+  /** An incarnation ended on its own (crash, `Stop`, error policy): the supervisor restarts it or ends it. */
+  readonly childExited: (server: Server, reason: ExitReason.ExitReason) => void
+  /** The agent ended for good. */
+  readonly childTerminated: (server: Server, reason: ExitReason.ExitReason) => void
+}
 
 interface ParentLink {
   readonly server: Server
@@ -330,6 +391,22 @@ export class Server {
   readonly [RefTypeId] = RefTypeId
   agent: Agent.Agent<any>
   status: Status = "running"
+  /** Restarts so far. */
+  incarnation = 0
+  incarnationExited = Deferred.makeUnsafe<ExitReason.ExitReason>()
+  /** Whether the current incarnation's loop has ended (a restart may be pending). */
+  incarnationEnded = false
+  /** Items for the next incarnation before the mailbox: the unprocessed rest of a batch, a retried signal. */
+  stash: Array<Item> = []
+  supervision: Supervision | undefined = undefined
+  /** Going away for good: no restart, new signals refused. */
+  terminating = false
+  /** Its supervisor is stopping the current incarnation (to restart it with its siblings). */
+  supervisorStopping = false
+  /** A wake-up item is in the mailbox (not a signal: not counted as queued). */
+  wakeQueued = false
+  initialState: { readonly [key: string]: unknown } | undefined = undefined
+  declaredSensors: ReadonlyArray<sensors.Prepared> = []
   exitReason: ExitReason.ExitReason | undefined = undefined
   stopRequest: ExitReason.ExitReason | undefined = undefined
   fiber: Fiber.Fiber<ExitReason.ExitReason> | undefined = undefined
@@ -356,7 +433,7 @@ export class Server {
   readonly key: string
   readonly options: ServerOptions
   readonly mailbox: Queue.Queue<Item>
-  readonly scope: Scope.Closeable
+  scope: Scope.Closeable
   readonly seq: number
 
   constructor(
@@ -436,6 +513,16 @@ export interface Instance {
   readonly tracing: boolean
   seq: number
   closing: boolean
+  /** Starts an agent under the instance's supervisor of agents started at run time (set by `Kido.layer`). */
+  spawn:
+    | ((
+      definition: Agent.Definition<any>,
+      input: StartInput,
+      parent?: ParentInput
+    ) => Effect.Effect<Server, StartFailure>)
+    | undefined
+  /** Stops that supervisor's restarts (at shutdown, before the agents stop). */
+  stopRestarts: Effect.Effect<void>
 }
 
 export const makeInstance = (options: {
@@ -461,7 +548,9 @@ export const makeInstance = (options: {
       clock,
       tracing: options.tracing,
       seq: 0,
-      closing: false
+      closing: false,
+      spawn: undefined,
+      stopRestarts: Effect.void
     }
     yield* Effect.addFinalizer(() => shutdownAll(instance))
     return instance
@@ -479,9 +568,18 @@ export const subscribe = (
     () => Effect.sync(() => instance.subscribers--)
   )
 
-type EventBody<E extends Inspection.Event> = E extends unknown ? Omit<E, keyof Inspection.Base> : never
+type EventBody<E extends Inspection.AgentEvent> = E extends unknown ? Omit<E, keyof Inspection.Base> : never
 
-export const publish = (server: Server, body: () => EventBody<Inspection.Event>): void => {
+/** Publishes an instance-wide event (built only when someone listens). */
+export const publishInstance = (instance: Instance, event: () => Omit<Inspection.Event, "at">): void => {
+  if (instance.subscribers === 0) return
+  PubSub.publishUnsafe(
+    instance.events,
+    { at: instance.clock.currentTimeMillisUnsafe(), ...event() } as Inspection.Event
+  )
+}
+
+export const publish = (server: Server, body: () => EventBody<Inspection.AgentEvent>): void => {
   const instance = server.instance
   if (instance.subscribers === 0) return
   PubSub.publishUnsafe(
@@ -500,6 +598,7 @@ export const publish = (server: Server, body: () => EventBody<Inspection.Event>)
 const shutdownAll = (instance: Instance): Effect.Effect<void> =>
   Effect.gen(function*() {
     instance.closing = true
+    yield* instance.stopRestarts
     const servers = [...instance.order].toReversed()
     for (const server of servers) {
       if (server.status !== "stopped") yield* stopServer(server, ExitReason.shutdown)
@@ -576,17 +675,43 @@ export interface StartInput extends OptionsInput {
   readonly id?: string | undefined
   readonly partition?: string | undefined
   readonly state?: { readonly [key: string]: unknown } | undefined
+  /** Read by the supervisor that starts the agent (the instance's, for `Kido.start`). */
+  readonly restart?: "permanent" | "transient" | "temporary" | undefined
+  readonly backoff?: Schedule.Schedule<unknown, unknown> | undefined
+  readonly resetAfter?: Duration.Input | undefined
+  readonly maxRestarts?: number | undefined
 }
+
+/** A child agent's link to its parent agent, given when it starts. */
+export interface ParentInput {
+  readonly server: Server
+  readonly tag: string
+  readonly onParentDeath: Directive.OnParentDeath
+}
+
+/** Why an agent could not start. */
+export type StartFailure =
+  | RuntimeError.AgentAlreadyStarted
+  | RuntimeError.InvalidStartOptions
+  | RuntimeError.AgentStopped
+  | Agent.InvalidState
+
+/** Starts an agent under the instance's supervisor of agents started at run time (or unsupervised without one). */
+export const startSupervised = (
+  instance: Instance,
+  definition: Agent.Definition<any>,
+  input: StartInput,
+  parent?: ParentInput
+): Effect.Effect<Server, StartFailure> =>
+  instance.spawn === undefined ? start(instance, definition, input, parent) : instance.spawn(definition, input, parent)
 
 export const start = (
   instance: Instance,
   definition: Agent.Definition<any>,
   input: StartInput | undefined,
-  parent?: { readonly server: Server; readonly tag: string; readonly onParentDeath: Directive.OnParentDeath }
-): Effect.Effect<
-  Server,
-  RuntimeError.AgentAlreadyStarted | RuntimeError.InvalidStartOptions | RuntimeError.AgentStopped | Agent.InvalidState
-> =>
+  parent?: ParentInput,
+  supervision?: Supervision
+): Effect.Effect<Server, StartFailure> =>
   Effect.gen(function*() {
     if (!Agent.isDefinition(definition)) {
       return yield* invalid("definition", `must be an agent definition built with Agent.make, got ${show(definition)}`)
@@ -600,6 +725,8 @@ export const start = (
     }
     const options = resolveOptions(instance.defaults, input)
     if (options instanceof RuntimeError.InvalidStartOptions) return yield* options
+    const declaredSensors = sensors.checkDeclared(definition)
+    if (declaredSensors instanceof RuntimeError.InvalidStartOptions) return yield* declaredSensors
     const agent = yield* definition.new({ id: input?.id, state: input?.state })
     if (instance.closing) {
       return yield* new RuntimeError.AgentStopped({ agentId: agent.id, reason: "the Kido instance is shutting down" })
@@ -619,18 +746,16 @@ export const start = (
     const mailbox = yield* Queue.bounded<Item>(options.capacity)
     const scope = Scope.makeUnsafe()
     const server = new Server(instance, definition, agent, partition, key, options, mailbox, scope, instance.seq++)
+    server.initialState = input?.state
+    server.declaredSensors = declaredSensors
+    server.supervision = supervision
     instance.registry.set(key, server)
     instance.order.add(server)
     if (parent !== undefined) {
       server.parent = parent
       parent.server.children.set(parent.tag, server)
     }
-    // The loop runs detached from the caller: the instance owns it and stops it (shutdownAll).
-    server.fiber = yield* Effect.forkDetach(
-      Effect.onExit(loop(server), (exit) => finalize(server, exit)),
-      { startImmediately: true }
-    )
-    for (const schedule of definition.schedules) yield* registerSchedule(server, schedule)
+    yield* launch(server)
     yield* changeAlive(1)
     publish(server, () => ({ _tag: "AgentStarted", parent: parent?.server.id }))
     return server
@@ -643,7 +768,9 @@ export const start = (
 const notRunning = (server: Server): RuntimeError.AgentStopped =>
   new RuntimeError.AgentStopped({
     agentId: server.id,
-    reason: server.exitReason === undefined ? "stopping" : ExitReason.format(server.exitReason)
+    reason: server.status === "stopped" && server.exitReason !== undefined
+      ? ExitReason.format(server.exitReason)
+      : "stopping"
   })
 
 const rejected = <E extends RuntimeError.RuntimeError>(
@@ -670,7 +797,7 @@ export const enqueue = (
   item: Item,
   signal: Signal.Signal
 ): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
-  if (server.status !== "running") return rejected(server, signal, notRunning(server))
+  if (server.terminating) return rejected(server, signal, notRunning(server))
   if (Queue.offerUnsafe(server.mailbox, item)) {
     publish(server, () => ({ _tag: "SignalReceived", signalId: signal.id, signalType: signal.type }))
     return Effect.void
@@ -711,7 +838,7 @@ const enqueueSelf = (
   item: Item,
   signal: Signal.Signal
 ): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
-  if (server.status !== "running") return rejected(server, signal, notRunning(server))
+  if (server.terminating) return rejected(server, signal, notRunning(server))
   if (Queue.offerUnsafe(server.mailbox, item)) {
     publish(server, () => ({ _tag: "SignalReceived", signalId: signal.id, signalType: signal.type }))
     return Effect.void
@@ -725,7 +852,7 @@ const enqueueSelf = (
 
 /** Delivers from a timer or a side fiber of the agent: waits for room (nothing is lost while it runs). */
 export const enqueueFromSide = (server: Server, item: Item): Effect.Effect<void> =>
-  server.status !== "running" ? Effect.void : Effect.asVoid(Queue.offer(server.mailbox, item))
+  server.terminating ? Effect.void : Effect.asVoid(Queue.offer(server.mailbox, item))
 
 export const invalidSignal = (u: unknown): Signal.InvalidSignal =>
   new Signal.InvalidSignal({
@@ -758,6 +885,7 @@ export const call = (
   | RuntimeError.Unroutable
   | RuntimeError.MailboxFull
   | RuntimeError.AgentStopped
+  | RuntimeError.AgentCrashed
   | RuntimeError.CallTimeout
   | RuntimeError.InvalidStartOptions
 > =>
@@ -767,6 +895,7 @@ export const call = (
     | RuntimeError.Unroutable
     | RuntimeError.MailboxFull
     | RuntimeError.AgentStopped
+    | RuntimeError.AgentCrashed
     | RuntimeError.CallTimeout
     | RuntimeError.InvalidStartOptions
   > => {
@@ -799,7 +928,7 @@ export const call = (
       return Effect.fail(error)
     }
     return Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parentSpan) => {
-      const deferred = Deferred.makeUnsafe<Agent.Agent<any>, RuntimeError.AgentStopped>()
+      const deferred = Deferred.makeUnsafe<Agent.Agent<any>, RuntimeError.AgentStopped | RuntimeError.AgentCrashed>()
       const span = Option.getOrUndefined(parentSpan)
       const request = new CallRequest(signal, deferred, reply === "afterDirectives", span)
       return Effect.andThen(
@@ -824,9 +953,10 @@ const loop = (server: Server): Effect.Effect<ExitReason.ExitReason> =>
     const mailbox = server.mailbox
     const metrics = metricsOf(server.name)
     while (server.stopRequest === undefined) {
-      const batch = yield* Queue.takeAll(mailbox)
+      const batch = server.stash.length > 0 ? server.stash.splice(0) : yield* Queue.takeAll(mailbox)
       yield* Metric.update(metrics.depth, batch.length + Queue.sizeUnsafe(mailbox))
       server.inflight = batch
+      server.next = 0
       const before = server.processed
       for (let i = 0; i < batch.length; i++) {
         if (server.stopRequest !== undefined) break
@@ -847,6 +977,7 @@ const processItem = (server: Server, item: Item): Effect.Effect<void> => {
   if (item instanceof CallRequest) return handleSignal(server, item.signal, item)
   if (item instanceof InstructionRequest) return handleInstructions(server, item)
   if (item instanceof ErrorReport) return handleError(server, item.error, item.context, undefined)
+  server.wakeQueued = false
   return Effect.void
 }
 
@@ -864,6 +995,7 @@ const handleSignal = (server: Server, signal: Signal.Signal, request: CallReques
       signal.type === server.options.errorPolicy.type
     server.handlingErrorSignal = isErrorSignal
     const [next, directives] = yield* server.definition.handle(server.agent, signal, { signal })
+    if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
     server.agent = next
     server.processed++
     if (request !== undefined && !request.afterDirectives) Deferred.doneUnsafe(request.reply, Exit.succeed(next))
@@ -894,9 +1026,25 @@ const spanParent = (
   parent: Tracer.AnySpan | undefined
 ): { readonly parent: Tracer.AnySpan } | { readonly root: true } => parent === undefined ? { root: true } : { parent }
 
+/**
+ * Let it crash: an action that died (a thrown exception, `Effect.die`) crashes the agent, as an exception
+ * crashes an Erlang process; its supervisor restarts it. (`onDefect: "error"` hands it to the error policy.)
+ */
+const crashOnDefect = (directives: ReadonlyArray<Directive.Directive>): Effect.Effect<void> => {
+  for (const directive of directives) {
+    if (
+      directive._tag === "Error" && directive.error instanceof ActionError.ExecutionFailed && directive.error.defect
+    ) {
+      return Effect.die(directive.error)
+    }
+  }
+  return Effect.void
+}
+
 const handleInstructions = (server: Server, request: InstructionRequest): Effect.Effect<void> =>
   Effect.gen(function*() {
     const [next, directives] = yield* server.definition.cmd(server.agent, request.instructions)
+    if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
     server.agent = next
     server.processed++
     if (directives.length > 0) yield* runDirectives(server, directives, undefined)
@@ -1392,7 +1540,7 @@ export const orphanedType = "kido.agent.orphaned"
 /** Sends a lifecycle signal to `to` when it routes that type; lifecycle signals are never forced on an agent. */
 const notify = (to: Server, type: string, data: unknown, source: string): Effect.Effect<void> =>
   Effect.gen(function*() {
-    if (to.status !== "running") return
+    if (to.terminating) return
     const signal = yield* Effect.orDie(Signal.make(type, data, { source }))
     if (Result.isFailure(Router.route(to.definition.router, signal))) return
     if (!Queue.offerUnsafe(to.mailbox, signal)) {
@@ -1420,17 +1568,16 @@ const executeSpawnAgent = (server: Server, directive: Directive.SpawnAgent) =>
     if (server.children.has(directive.tag)) return yield* fail("the agent already has a child under this tag")
     const definition = directive.agent
     if (!Agent.isDefinition(definition)) return yield* fail("agent is not an agent definition (Agent.make)")
+    const input: StartInput = {
+      id: directive.options.id ?? `${server.id}/${directive.tag}`,
+      partition: server.partition,
+      state: directive.options.state,
+      restart: directive.restart
+    }
+    const parent: ParentInput = { server, tag: directive.tag, onParentDeath: directive.options.onParentDeath ?? "stop" }
+    const spawn = server.instance.spawn
     const child = yield* Effect.mapError(
-      start(
-        server.instance,
-        definition,
-        {
-          id: directive.options.id ?? `${server.id}/${directive.tag}`,
-          partition: server.partition,
-          state: directive.options.state
-        },
-        { server, tag: directive.tag, onParentDeath: directive.options.onParentDeath ?? "stop" }
-      ),
+      spawn === undefined ? start(server.instance, definition, input, parent) : spawn(definition, input, parent),
       (error) => fail(error.message, error)
     )
     yield* notify(
@@ -1497,6 +1644,10 @@ const executeSpawn = (server: Server, directive: Directive.Spawn) =>
     )
   )
 
+/** An error as JSON for an action's params: an action error's `ActionError.toJson`, else its tag and message. */
+const errorJson = (error: unknown): unknown =>
+  ActionError.isActionError(error) ? ActionError.toJson(error) : { _tag: tagOf(error), message: messageOf(error) }
+
 const resolveAction = (server: Server, action: Action.Any | string): Action.Any | undefined =>
   typeof action === "string" ? server.definition.actions.find((a) => a.name === action) : action
 
@@ -1513,11 +1664,14 @@ const executeRunInstruction = (server: Server, directive: Directive.RunInstructi
     const action = resolveAction(server, instruction.action)
     if (action === undefined) return yield* fail(`the agent has no action named ${show(instruction.action)}`)
     const resultAction = directive.resultAction
-    if (
-      resultAction !== undefined &&
-      (typeof resultAction !== "string" || resolveAction(server, resultAction) === undefined)
-    ) {
-      if (typeof resultAction === "string") return yield* fail(`the agent has no action named ${show(resultAction)}`)
+    if (resultAction !== undefined) {
+      if (typeof resultAction === "string") {
+        if (resolveAction(server, resultAction) === undefined) {
+          return yield* fail(`the agent has no action named ${show(resultAction)}`)
+        }
+      } else if (!Action.isAction(resultAction)) {
+        return yield* fail(`resultAction must be an action or an action name, got ${show(resultAction)}`)
+      }
     }
     const agent = server.agent
     const context = {
@@ -1546,7 +1700,8 @@ const executeRunInstruction = (server: Server, directive: Directive.RunInstructi
         ? { status: "ok", result: outcome.value.patch, ...(meta === undefined ? {} : { meta }) }
         : {
           status: "error",
-          error: Option.getOrElse(Cause.findErrorOption(outcome.cause), () => Cause.squash(outcome.cause)),
+          // as JSON, like everything fed to an action's params (they decode with the JSON codec)
+          error: errorJson(Option.getOrElse(Cause.findErrorOption(outcome.cause), () => Cause.squash(outcome.cause))),
           ...(meta === undefined ? {} : { meta })
         }
       yield* enqueueFromSide(
@@ -1561,43 +1716,107 @@ const executeRunInstruction = (server: Server, directive: Directive.RunInstructi
 // Stopping
 // -----------------------------------------------------------------------------
 
-/** Asks the loop to stop after the item it is processing; synchronous. */
-export const requestStop = (server: Server, reason: ExitReason.ExitReason): void => {
+/**
+ * Asks the current incarnation's loop to stop after the item it is processing; synchronous. `terminal`:
+ * the agent is going away for good (no restart; new signals are refused from now on).
+ */
+export const requestStop = (server: Server, reason: ExitReason.ExitReason, terminal = false): void => {
+  if (terminal) server.terminating = true
   if (server.status !== "running") return
-  server.status = "stopping"
+  server.status = server.terminating ? "stopping" : "restarting"
   server.stopRequest = reason
-  Queue.offerUnsafe(server.mailbox, wake)
+  if (Queue.offerUnsafe(server.mailbox, wake)) server.wakeQueued = true
 }
 
-/** Stops the agent and waits for it: gracefully, then by interruption after its shutdown timeout. */
+/** The fiber running the current effect (to tell an agent stopping itself from a stop from outside). */
+const currentFiber = Effect.withFiber((fiber) => Effect.succeed(fiber))
+
+/** Waits for the current incarnation to end: gracefully, then by interruption after the shutdown timeout. */
+const awaitIncarnation = (server: Server): Effect.Effect<ExitReason.ExitReason> =>
+  Effect.gen(function*() {
+    const ended = server.incarnationExited
+    const exited = yield* Effect.timeoutOption(Deferred.await(ended), server.options.shutdownTimeoutMillis)
+    if (Option.isSome(exited)) return exited.value
+    if (server.fiber !== undefined) yield* Fiber.interrupt(server.fiber)
+    return yield* Deferred.await(ended)
+  })
+
+/**
+ * Stops the agent for good and waits for it: it finishes its current signal (interrupted after its shutdown
+ * timeout), then everything still queued is counted and refused. Its supervisor does not restart it.
+ */
 export const stopServer = (server: Server, reason: ExitReason.ExitReason): Effect.Effect<ExitReason.ExitReason> =>
   Effect.gen(function*() {
     if (server.status === "stopped") return yield* Deferred.await(server.exited)
-    requestStop(server, reason)
+    if (server.status === "restarting" && server.incarnationEnded) {
+      // between incarnations (a restart is pending): nothing runs, so it ends here
+      server.terminating = true
+      yield* terminate(server, reason)
+      return yield* Deferred.await(server.exited)
+    }
+    requestStop(server, reason, true)
     // asked from inside the agent (an action or executor stopping its own agent): waiting would deadlock; the
     // loop stops once the current signal is done
-    const current = yield* Effect.withFiber((fiber) => Effect.succeed(fiber))
-    if (current === server.fiber) return server.stopRequest ?? reason
-    const exited = yield* Effect.timeoutOption(Deferred.await(server.exited), server.options.shutdownTimeoutMillis)
-    if (Option.isSome(exited)) return exited.value
-    if (server.fiber !== undefined) yield* Fiber.interrupt(server.fiber)
+    if ((yield* currentFiber) === server.fiber) return server.stopRequest ?? reason
+    yield* awaitIncarnation(server)
     return yield* Deferred.await(server.exited)
   })
 
-const finalize = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effect.Effect<void> =>
+/**
+ * Stops the current incarnation for a restart and waits for it (its supervisor restarts it with `relaunch`):
+ * the mailbox stays open, and what was queued is processed by the next incarnation.
+ */
+export const stopIncarnation = (server: Server, reason: ExitReason.ExitReason): Effect.Effect<ExitReason.ExitReason> =>
   Effect.gen(function*() {
-    // Interrupted by `stopServer` after the shutdown timeout: the requested reason stands.
+    if (server.status === "stopped" || server.incarnationEnded) return reason
+    server.supervisorStopping = true
+    requestStop(server, reason)
+    return yield* awaitIncarnation(server)
+  })
+
+/** What a crashed agent does with the item it was processing (see `crashedSignal`). */
+const settleCrashedItem = (server: Server, item: Item, reason: ExitReason.ExitReason): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const policy = server.options.crashedSignal
+    const signal = item instanceof CallRequest ? item.signal : item instanceof Request ? undefined : item
+    if (policy === "retryOnce" && !retried.has(item)) {
+      retried.add(item)
+      server.stash.unshift(item)
+      return
+    }
+    if (item instanceof CallRequest) {
+      Deferred.doneUnsafe(
+        item.reply,
+        Exit.fail(new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) }))
+      )
+    }
+    if (typeof policy === "object" && signal !== undefined) {
+      const failures = yield* deliverAll(server, policy.deadLetter, signal)
+      for (const failure of failures) {
+        yield* Effect.logError(
+          `agent ${server.name}#${server.id}: could not dead-letter ${signal.type}: ${failure.message}`
+        )
+      }
+    }
+  })
+
+/** Items retried once after a crash (`crashedSignal: "retryOnce"`): a second crash drops them. */
+const retried = new WeakSet<Item>()
+
+/** The end of an incarnation: its timers and children go; then its supervisor decides, or the agent ends. */
+const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    // Interrupted after the shutdown timeout of a requested stop: the requested reason stands.
+    const requested = server.stopRequest
     const reason: ExitReason.ExitReason = Exit.isSuccess(exit)
       ? exit.value
-      : server.stopRequest !== undefined && Cause.hasInterruptsOnly(exit.cause)
-      ? server.stopRequest
+      : requested !== undefined && Cause.hasInterruptsOnly(exit.cause)
+      ? requested
       : ExitReason.crash(exit.cause)
-    server.status = "stopped"
     server.exitReason = reason
-    const instance = server.instance
-    if (instance.registry.get(server.key) === server) instance.registry.delete(server.key)
-    instance.order.delete(server)
-    // Timers, cron jobs, spawned effects and running instructions end with the agent.
+    server.incarnationEnded = true
+    if (server.status === "running") server.status = server.terminating ? "stopping" : "restarting"
+    // Timers, cron jobs, sensors, spawned effects and running instructions end with the incarnation.
     server.jobs.clear()
     yield* Scope.close(server.scope, Exit.void)
     // Children, last started first.
@@ -1616,18 +1835,71 @@ const finalize = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effec
         )
       }
     }
-    // What was never processed: counted, and every waiting caller told.
-    // built only when someone is waiting (an error captures a stack trace)
-    let stoppedError: RuntimeError.AgentStopped | undefined
+    // The item being processed when it ended: after a crash, as `crashedSignal` says; after a requested stop
+    // that had to interrupt it, it was not processed and stays queued.
+    const current = server.current
+    server.current = undefined
+    const leftover: Array<Item> = server.inflight === undefined ? [] : server.inflight.slice(server.next)
+    server.inflight = undefined
+    server.stash = [...leftover, ...server.stash]
+    if (current !== undefined) {
+      if (reason._tag === "Crash") yield* settleCrashedItem(server, current, reason)
+      else server.stash.unshift(current)
+    }
+    if (reason._tag === "Crash") {
+      const formatted = ExitReason.format(reason)
+      yield* Effect.logError(`agent ${server.name}#${server.id} crashed: ${Cause.pretty(reason.cause)}`)
+      publish(server, () => ({ _tag: "AgentCrashed", reason: formatted, queued: pendingCount(server) }))
+    }
+    // decided before anyone waiting on this incarnation resumes (a supervisor may relaunch it at once)
+    const ended = server.incarnationExited
+    if (server.supervisorStopping) {
+      // its supervisor stopped it, and restarts or ends it itself
+      Deferred.doneUnsafe(ended, Exit.succeed(reason))
+      return
+    }
+    const supervision = server.supervision
+    if (!server.terminating && supervision !== undefined) {
+      Deferred.doneUnsafe(ended, Exit.succeed(reason))
+      supervision.childExited(server, reason)
+      return
+    }
+    yield* terminate(server, reason)
+    Deferred.doneUnsafe(ended, Exit.succeed(reason))
+  })
+
+/** Items waiting for the next incarnation (stash and mailbox), wake-ups excluded. */
+export const pendingCount = (server: Server): number =>
+  server.stash.filter(countsAsQueued).length +
+  (server.status === "stopped" ? 0 : Queue.sizeUnsafe(server.mailbox) - (server.wakeQueued ? 1 : 0))
+
+/**
+ * The end of an agent, once no incarnation runs: it leaves the registry, what is still queued is counted and
+ * refused (waiting callers get `AgentStopped`), its parent and its supervisor are told.
+ */
+export const terminate = (server: Server, reason: ExitReason.ExitReason): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (server.status === "stopped") return
+    server.status = "stopped"
+    server.terminating = true
+    server.exitReason = reason
+    const instance = server.instance
+    if (instance.registry.get(server.key) === server) instance.registry.delete(server.key)
+    instance.order.delete(server)
+    // What was never processed: counted, and every waiting caller told. The mailbox is drained until it stays
+    // empty (draining admits senders that were waiting for room; they are counted too), then shut.
+    let stoppedError: RuntimeError.AgentStopped | undefined // built only when someone waits: errors capture stacks
     const stopped = () =>
       stoppedError ??= new RuntimeError.AgentStopped({ agentId: server.id, reason: ExitReason.format(reason) })
-    const leftover: Array<Item> = []
-    if (server.current instanceof CallRequest) Deferred.doneUnsafe(server.current.reply, Exit.fail(stopped()))
-    server.current = undefined
-    if (server.inflight !== undefined) leftover.push(...server.inflight.slice(server.next))
-    server.inflight = undefined
-    leftover.push(...(yield* Queue.clear(server.mailbox)))
+    const leftover: Array<Item> = server.stash
+    server.stash = []
+    for (;;) {
+      const batch = yield* Queue.clear(server.mailbox)
+      if (batch.length === 0) break
+      leftover.push(...batch)
+    }
     Queue.shutdownUnsafe(server.mailbox)
+    server.wakeQueued = false
     let queued = 0
     for (const item of leftover) {
       if (item instanceof CallRequest) Deferred.doneUnsafe(item.reply, Exit.fail(stopped()))
@@ -1641,10 +1913,8 @@ const finalize = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effec
         `agent ${server.name}#${server.id} stopped (${formatted}) with ${queued} signal(s) still queued`
       )
     }
-    if (reason._tag === "Crash") {
-      yield* Effect.logError(`agent ${server.name}#${server.id} crashed: ${Cause.pretty(reason.cause)}`)
-      publish(server, () => ({ _tag: "AgentCrashed", reason: formatted, queued }))
-    } else {
+    // a crash was announced (AgentCrashed) when the incarnation ended
+    if (reason._tag !== "Crash") {
       publish(server, () => ({ _tag: "AgentStopped", reason: formatted, normal: ExitReason.isNormal(reason), queued }))
     }
     // The parent hears of it (unless the whole instance is going down).
@@ -1663,7 +1933,43 @@ const finalize = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effec
       }
     }
     yield* changeAlive(-1)
+    server.supervision?.childTerminated(server, reason)
     Deferred.doneUnsafe(server.exited, Exit.succeed(reason))
+  })
+
+/**
+ * Starts a new incarnation of the agent in place (a restart): same id, ref and mailbox, the initial state
+ * again, its declared schedules and sensors registered anew. What was queued is processed first.
+ */
+export const relaunch = (server: Server): Effect.Effect<void, Agent.InvalidState | RuntimeError.AgentStopped> =>
+  Effect.gen(function*() {
+    if (server.status === "stopped" || server.terminating) {
+      return yield* new RuntimeError.AgentStopped({ agentId: server.id, reason: "it was stopped for good" })
+    }
+    const agent = yield* server.definition.new({ id: server.id, state: server.initialState })
+    server.agent = agent
+    server.incarnation++
+    yield* launch(server)
+  })
+
+/** Runs an incarnation: a fresh scope, the loop, the declared schedules and sensors. */
+const launch = (server: Server): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    server.scope = Scope.makeUnsafe()
+    server.incarnationExited = Deferred.makeUnsafe<ExitReason.ExitReason>()
+    server.incarnationEnded = false
+    server.supervisorStopping = false
+    server.stopRequest = undefined
+    server.exitReason = undefined
+    server.errors = 0
+    server.status = "running"
+    // The loop runs detached from the caller: the instance owns it and stops it (shutdownAll).
+    server.fiber = yield* Effect.forkDetach(
+      Effect.onExit(loop(server), (exit) => incarnationEnded(server, exit)),
+      { startImmediately: true }
+    )
+    for (const schedule of server.definition.schedules) yield* registerSchedule(server, schedule)
+    yield* sensors.startDeclared(server, server.declaredSensors)
   })
 
 // -----------------------------------------------------------------------------
