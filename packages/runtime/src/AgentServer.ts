@@ -154,6 +154,8 @@ export type Reply = internal.Reply
  * | `errorPolicy` | `ErrorPolicy.logOnly` | see `ErrorPolicy` |
  * | `defaultDispatch` | the agent itself | where an `Emit` without targets goes |
  * | `emitConcurrency` | 8 | how many targets of one `Emit` are dispatched at once |
+ * | `onDefect` | `"crash"` | an action that dies (throws, `Effect.die`) crashes the agent, and its supervisor restarts it; `"error"` hands it to the error policy instead |
+ * | `crashedSignal` | `"drop"` | the signal the agent crashed on: dropped (its `call`er gets `AgentCrashed`), `"retryOnce"` by the next incarnation, or `{ deadLetter: dispatch }` |
  *
  * @example
  * ```ts
@@ -173,8 +175,9 @@ export type Options = internal.OptionsInput
 
 /**
  * The options of `Kido.start`: the agent's {@link Options}, plus its `id` (a UUIDv7 unless given), its
- * `partition` (tenancy: ids are unique per partition) and its initial `state` (merged with the schema's
- * defaults and validated).
+ * `partition` (tenancy: ids are unique per partition), its initial `state` (merged with the schema's
+ * defaults and validated; a restart starts from it again) and how it is restarted (`restart`: `"transient"`
+ * by default, `backoff`, `resetAfter`, `maxRestarts`: see `Supervisor.RestartOptions`).
  *
  * @example
  * ```ts

@@ -14,6 +14,7 @@
  * | `Spawn` | runs the effect beside the agent; it is interrupted when the agent stops, and its failure goes to the error policy |
  * | `RunInstruction` | runs the action outside `cmd`, then feeds `{ status: "ok", result, meta }` or `{ status: "error", error, meta }` to `resultAction` as an instruction (`error` as JSON: `ActionError.toJson` of the action's error); without `resultAction`, a failure goes to the error policy |
  * | `Stop` | stops the agent after the current signal; the directives after it are not run |
+ * | `kido.StartSensor` / `kido.StopSensor` | starts / stops a sensor beside the agent (see `Sensor.start`, `Sensor.stop`) |
  * | custom (`"app.Tag"`) | the executor registered for its tag (see {@link executor}) |
  *
  * Lifecycle signals (`kido.agent.child.started`, `kido.agent.child.exit`, `kido.agent.orphaned`) are

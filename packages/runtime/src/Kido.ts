@@ -224,7 +224,9 @@ export const layer = (
  * Starts an agent of `definition` under the instance and returns its ref. Fails with
  * `AgentAlreadyStarted` (an agent with this id runs in this partition), `InvalidState` (the initial state
  * does not fit the schema), `InvalidStartOptions` or `AgentStopped` (the instance is shutting down). The
- * agent's declared schedules (its own and its plugins') start with it.
+ * agent's declared schedules and sensors (its own and its plugins') start with it. It runs under the
+ * instance's supervisor: restarted in place after a crash (`restart: "transient"` unless the options say
+ * otherwise), within its own restart budget (`Kido.layer({ supervisor })`).
  *
  * @example
  * ```ts

@@ -490,6 +490,10 @@ const restartGroup = (
     supervisor.pending.delete(failed)
     for (const child of group) {
       if (child.state !== "restarting") continue
+      if (child.server !== undefined && child.server.status === "stopped") {
+        forget(supervisor, child) // stopped for good while its restart was pending
+        continue
+      }
       const started = yield* Effect.exit(startChild(supervisor, child))
       if (Exit.isSuccess(started)) {
         child.restartsTotal++
