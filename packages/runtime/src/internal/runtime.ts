@@ -405,6 +405,8 @@ export class Server {
   supervisorStopping = false
   /** A wake-up item is in the mailbox (not a signal: not counted as queued). */
   wakeQueued = false
+  /** Senders waiting for room wait on this; resolved each time the agent takes the next item. */
+  progress: Deferred.Deferred<void> | undefined = undefined
   initialState: { readonly [key: string]: unknown } | undefined = undefined
   declaredSensors: ReadonlyArray<sensors.Prepared> = []
   exitReason: ExitReason.ExitReason | undefined = undefined
@@ -743,7 +745,8 @@ export const start = (
     if (parent !== undefined && parent.server.children.has(parent.tag)) {
       return yield* invalid("tag", `the parent already has a child under ${show(parent.tag)}`)
     }
-    const mailbox = yield* Queue.bounded<Item>(options.capacity)
+    // `waiting` enforces the capacity; the queue's own bound leaves room for a wake-up item
+    const mailbox = yield* Queue.bounded<Item>(options.capacity + 1)
     const scope = Scope.makeUnsafe()
     const server = new Server(instance, definition, agent, partition, key, options, mailbox, scope, instance.seq++)
     server.initialState = input?.state
@@ -792,14 +795,51 @@ const rejected = <E extends RuntimeError.RuntimeError>(
  * Puts `item` (carrying `signal`) in the mailbox under the agent's overflow policy. The fast path is
  * synchronous; only a full mailbox with backpressure suspends.
  */
+/**
+ * Signals and requests waiting for the agent: in its mailbox, in the rest of the batch it took from the
+ * mailbox and works through, and kept for its next incarnation. The one being processed is not waiting.
+ * `mailbox.capacity` bounds this number.
+ */
+export const waiting = (server: Server): number =>
+  Queue.sizeUnsafe(server.mailbox) - (server.wakeQueued ? 1 : 0) +
+  (server.inflight === undefined ? 0 : server.inflight.length - server.next) + server.stash.length
+
+const hasRoom = (server: Server): boolean => waiting(server) < server.options.capacity
+
+/** Resolves when the agent takes the next item off what is waiting (or ends). */
+const progress = (server: Server): Effect.Effect<void> => Deferred.await(server.progress ??= Deferred.makeUnsafe())
+
+/** Wakes the senders waiting for room (one item left the waiting ones). */
+const madeProgress = (server: Server): void => {
+  const waiters = server.progress
+  if (waiters !== undefined) {
+    server.progress = undefined
+    Deferred.doneUnsafe(waiters, Exit.void)
+  }
+}
+
+const received = (server: Server, signal: Signal.Signal): void =>
+  publish(server, () => ({ _tag: "SignalReceived", signalId: signal.id, signalType: signal.type }))
+
+/** Waits until the mailbox has room (or the agent goes away); `false` when it went away. */
+const awaitRoom = (server: Server): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    while (!server.terminating && !hasRoom(server)) yield* progress(server)
+    return !server.terminating
+  })
+
+/**
+ * Puts `item` (carrying `signal`) in the mailbox under the agent's overflow policy. The fast path is
+ * synchronous; only a full mailbox with backpressure suspends.
+ */
 export const enqueue = (
   server: Server,
   item: Item,
   signal: Signal.Signal
 ): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
   if (server.terminating) return rejected(server, signal, notRunning(server))
-  if (Queue.offerUnsafe(server.mailbox, item)) {
-    publish(server, () => ({ _tag: "SignalReceived", signalId: signal.id, signalType: signal.type }))
+  if (hasRoom(server) && Queue.offerUnsafe(server.mailbox, item)) {
+    received(server, signal)
     return Effect.void
   }
   const options = server.options
@@ -811,9 +851,9 @@ export const enqueue = (
     )
   }
   return Effect.flatMap(
-    Effect.timeoutOption(Queue.offer(server.mailbox, item), options.backpressureTimeoutMillis),
-    (offered): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
-      if (Option.isNone(offered)) {
+    Effect.timeoutOption(awaitRoom(server), options.backpressureTimeoutMillis),
+    (room): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
+      if (Option.isNone(room)) {
         return rejected(
           server,
           signal,
@@ -825,8 +865,8 @@ export const enqueue = (
           })
         )
       }
-      if (!offered.value) return rejected(server, signal, notRunning(server))
-      publish(server, () => ({ _tag: "SignalReceived", signalId: signal.id, signalType: signal.type }))
+      if (!room.value || !Queue.offerUnsafe(server.mailbox, item)) return rejected(server, signal, notRunning(server))
+      received(server, signal)
       return Effect.void
     }
   )
@@ -839,8 +879,8 @@ const enqueueSelf = (
   signal: Signal.Signal
 ): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
   if (server.terminating) return rejected(server, signal, notRunning(server))
-  if (Queue.offerUnsafe(server.mailbox, item)) {
-    publish(server, () => ({ _tag: "SignalReceived", signalId: signal.id, signalType: signal.type }))
+  if (hasRoom(server) && Queue.offerUnsafe(server.mailbox, item)) {
+    received(server, signal)
     return Effect.void
   }
   return rejected(
@@ -850,9 +890,17 @@ const enqueueSelf = (
   )
 }
 
-/** Delivers from a timer or a side fiber of the agent: waits for room (nothing is lost while it runs). */
+/**
+ * Delivers from a timer or a side fiber of the agent (a sensor, a spawned effect, a finished
+ * RunInstruction): waits for room, so nothing is lost while the agent runs. Once it is going away for good,
+ * what arrives is not delivered (the agent, its timers and sensors end together).
+ */
 export const enqueueFromSide = (server: Server, item: Item): Effect.Effect<void> =>
-  server.terminating ? Effect.void : Effect.asVoid(Queue.offer(server.mailbox, item))
+  Effect.flatMap(awaitRoom(server), (room) => {
+    if (!room || !Queue.offerUnsafe(server.mailbox, item)) return Effect.void
+    if (!(item instanceof Request)) received(server, item)
+    return Effect.void
+  })
 
 export const invalidSignal = (u: unknown): Signal.InvalidSignal =>
   new Signal.InvalidSignal({
@@ -961,6 +1009,7 @@ const loop = (server: Server): Effect.Effect<ExitReason.ExitReason> =>
       for (let i = 0; i < batch.length; i++) {
         if (server.stopRequest !== undefined) break
         server.next = i + 1
+        if (server.progress !== undefined) madeProgress(server)
         const item = batch[i]!
         server.current = item
         yield* processItem(server, item)
@@ -1841,7 +1890,7 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
     server.current = undefined
     const leftover: Array<Item> = server.inflight === undefined ? [] : server.inflight.slice(server.next)
     server.inflight = undefined
-    server.stash = [...leftover, ...server.stash]
+    server.stash = [...leftover, ...server.stash].filter(countsAsQueued)
     if (current !== undefined) {
       if (reason._tag === "Crash") yield* settleCrashedItem(server, current, reason)
       else server.stash.unshift(current)
@@ -1868,10 +1917,8 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
     Deferred.doneUnsafe(ended, Exit.succeed(reason))
   })
 
-/** Items waiting for the next incarnation (stash and mailbox), wake-ups excluded. */
-export const pendingCount = (server: Server): number =>
-  server.stash.filter(countsAsQueued).length +
-  (server.status === "stopped" ? 0 : Queue.sizeUnsafe(server.mailbox) - (server.wakeQueued ? 1 : 0))
+/** Items waiting (for this incarnation or the next), wake-ups excluded; 0 once stopped. */
+export const pendingCount = (server: Server): number => server.status === "stopped" ? 0 : waiting(server)
 
 /**
  * The end of an agent, once no incarnation runs: it leaves the registry, what is still queued is counted and
@@ -1900,6 +1947,7 @@ export const terminate = (server: Server, reason: ExitReason.ExitReason): Effect
     }
     Queue.shutdownUnsafe(server.mailbox)
     server.wakeQueued = false
+    madeProgress(server) // senders waiting for room see it is gone
     let queued = 0
     for (const item of leftover) {
       if (item instanceof CallRequest) Deferred.doneUnsafe(item.reply, Exit.fail(stopped()))
