@@ -152,7 +152,7 @@ describe("docs/runtime.md: reading state", () => {
       assert.strictEqual(never._tag, "AwaitTimeout")
       assert.strictEqual(
         never.message,
-        "Timed out after 1000 ms waiting for state.sent of agent \"pong\" to become \"4\" or \"failed\" (last value: 3)"
+        "Timed out after 1000 ms waiting for state.sent of agent \"pong\" to become 4 or \"failed\" (last value: 3)"
       )
     }).pipe(Effect.provide(Kido.layer())))
 

@@ -154,6 +154,7 @@ export type Reply = internal.Reply
  * | `errorPolicy` | `ErrorPolicy.logOnly` | see `ErrorPolicy` |
  * | `defaultDispatch` | the agent itself | where an `Emit` without targets goes |
  * | `emitConcurrency` | 8 | how many targets of one `Emit` are dispatched at once |
+ * | `actionTimeout` | none | the timeout of every action the agent runs (an instruction's own `timeout` wins); a timed-out action is an `ActionTimeout` error for the error policy |
  * | `onDefect` | `"crash"` | an action that dies (throws, `Effect.die`) crashes the agent, and its supervisor restarts it; `"error"` hands it to the error policy instead |
  * | `crashedSignal` | `"drop"` | the signal the agent crashed on: dropped (its `call`er gets `AgentCrashed`), `"retryOnce"` by the next incarnation, or `{ deadLetter: dispatch }` |
  *
@@ -538,7 +539,7 @@ export const awaitCompletion = <S>(
             new RuntimeError.AwaitTimeout({
               agentId: server.id,
               path: pathName,
-              waitingFor: [...completed, ...failed].map((v) => typeof v === "string" ? v : internal.show(v)),
+              waitingFor: [...completed, ...failed].map(internal.show),
               lastValue: internal.show(internal.readPath(server.agent.state, path)),
               timeoutMillis
             })
@@ -569,6 +570,25 @@ export const awaitCompletion = <S>(
  */
 export const stop = (ref: AgentRef<any>, reason?: ExitReason.ExitReason): Effect.Effect<ExitReason.ExitReason> =>
   Effect.suspend(() => internal.stopServer(serverOf(ref, "stop"), reason ?? ExitReason.normal))
+
+/**
+ * Waits until the agent has ended for good (stopped, or crashed without being restarted) and returns how.
+ * A restart is not an end: a supervised agent that crashes and restarts keeps this waiting.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AgentServer, ExitReason } from "@kido/runtime"
+ *
+ * const watch = (ref: AgentServer.AgentRef) =>
+ *   Effect.flatMap(AgentServer.awaitExit(ref), (reason) => Effect.log(`ended: ${ExitReason.format(reason)}`))
+ * ```
+ *
+ * @category lifecycle
+ * @since 0.1.0
+ */
+export const awaitExit = (ref: AgentRef<any>): Effect.Effect<ExitReason.ExitReason> =>
+  Effect.suspend(() => Deferred.await(serverOf(ref, "awaitExit").exited))
 
 /**
  * Starts an agent for the lifetime of a layer and provides its ref under `tag`, so an application is a

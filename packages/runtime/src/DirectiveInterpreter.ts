@@ -40,6 +40,7 @@
  */
 import type { Agent, Directive, Signal } from "@kido/core"
 import type { Effect } from "effect"
+import { Schema } from "effect"
 import type { AgentRef } from "./AgentServer.ts"
 
 /**
@@ -107,3 +108,118 @@ export const executor = <D extends Directive.AnyDefinition>(
   tag: definition.tag,
   run: run as unknown as Executor["run"]
 })
+
+/**
+ * The type of the signal a parent receives when a child starts (`SpawnAgent`) or is adopted
+ * (`AdoptChild`), if it routes it; data {@link ChildStarted}.
+ *
+ * @example
+ * ```ts
+ * import { DirectiveInterpreter } from "@kido/runtime"
+ *
+ * DirectiveInterpreter.childStartedType // => "kido.agent.child.started"
+ * ```
+ *
+ * @category lifecycle signals
+ * @since 0.1.0
+ */
+export const childStartedType = "kido.agent.child.started"
+
+/**
+ * The type of the signal a parent receives when a child ends for good (stopped, or crashed without being
+ * restarted), if it routes it; data {@link ChildExit}.
+ *
+ * @example
+ * ```ts
+ * import { DirectiveInterpreter } from "@kido/runtime"
+ *
+ * DirectiveInterpreter.childExitType // => "kido.agent.child.exit"
+ * ```
+ *
+ * @category lifecycle signals
+ * @since 0.1.0
+ */
+export const childExitType = "kido.agent.child.exit"
+
+/**
+ * The type of the signal a child spawned with `onParentDeath: "orphan"` receives when its parent ends, if it
+ * routes it; data {@link Orphaned}.
+ *
+ * @example
+ * ```ts
+ * import { DirectiveInterpreter } from "@kido/runtime"
+ *
+ * DirectiveInterpreter.orphanedType // => "kido.agent.orphaned"
+ * ```
+ *
+ * @category lifecycle signals
+ * @since 0.1.0
+ */
+export const orphanedType = "kido.agent.orphaned"
+
+/**
+ * The data of a `kido.agent.child.started` signal: the child's tag, id and agent name. Use it as the params
+ * schema of the action the parent routes it to.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Action } from "@kido/core"
+ * import { DirectiveInterpreter } from "@kido/runtime"
+ *
+ * const OnChildStarted = Action.make({
+ *   name: "on_child_started",
+ *   params: DirectiveInterpreter.ChildStarted,
+ *   run: (child) => Effect.succeed({ lastChild: child.id })
+ * })
+ * ```
+ *
+ * @category lifecycle signals
+ * @since 0.1.0
+ */
+export const ChildStarted = Schema.Struct({ tag: Schema.String, id: Schema.String, name: Schema.String })
+
+/**
+ * The data of a `kido.agent.child.exit` signal: the child's tag, id and agent name, how it ended
+ * (`ExitReason.format`) and whether that was a normal end.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Action } from "@kido/core"
+ * import { DirectiveInterpreter } from "@kido/runtime"
+ *
+ * const OnChildExit = Action.make({
+ *   name: "on_child_exit",
+ *   params: DirectiveInterpreter.ChildExit,
+ *   run: (exit) => Effect.succeed({ lastExit: `${exit.tag}: ${exit.reason}` })
+ * })
+ * ```
+ *
+ * @category lifecycle signals
+ * @since 0.1.0
+ */
+export const ChildExit = Schema.Struct({
+  tag: Schema.String,
+  id: Schema.String,
+  name: Schema.String,
+  reason: Schema.String,
+  normal: Schema.Boolean
+})
+
+/**
+ * The data of a `kido.agent.orphaned` signal: the parent's id, the child's tag under it, and how the parent
+ * ended.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { DirectiveInterpreter } from "@kido/runtime"
+ *
+ * Schema.decodeUnknownSync(DirectiveInterpreter.Orphaned)({ parentId: "boss", tag: "w", reason: "normal" })
+ * ```
+ *
+ * @category lifecycle signals
+ * @since 0.1.0
+ */
+export const Orphaned = Schema.Struct({ parentId: Schema.String, tag: Schema.String, reason: Schema.String })

@@ -159,7 +159,8 @@ export const emitSignal = (options?: {
 }): ErrorPolicy => ({ _tag: "EmitSignal", type: options?.type ?? errorSignalType, dispatch: options?.dispatch })
 
 /**
- * Log each error and stop the agent once it has met `max` errors (counted over its life). `max` must be a
+ * Log each error and stop the agent once it has met `max` errors (counted per incarnation: a restart starts
+ * the count over, with the state). `max` must be a
  * whole number of 1 or more; `Kido.start` checks it.
  *
  * @example

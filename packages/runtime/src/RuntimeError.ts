@@ -191,8 +191,8 @@ export class Unroutable extends Schema.TaggedError<Unroutable>("@kido/runtime/Un
 }
 
 /**
- * `awaitCompletion` gave up: within `timeoutMillis` the state at `path` never reached one of `waitingFor`;
- * `lastValue` is what it held last (shown as JSON).
+ * `awaitCompletion` gave up: within `timeoutMillis` the state at `path` never reached one of `waitingFor`
+ * (each shown as JSON); `lastValue` is what it held last (as JSON).
  *
  * @example
  * ```ts
@@ -201,7 +201,7 @@ export class Unroutable extends Schema.TaggedError<Unroutable>("@kido/runtime/Un
  * new RuntimeError.AwaitTimeout({
  *   agentId: "job-1",
  *   path: "status",
- *   waitingFor: ["completed", "failed"],
+ *   waitingFor: ['"completed"', '"failed"'],
  *   lastValue: '"running"',
  *   timeoutMillis: 1000
  * }).message
@@ -219,7 +219,7 @@ export class AwaitTimeout extends Schema.TaggedError<AwaitTimeout>("@kido/runtim
   timeoutMillis: Schema.Number
 }) {
   override get message(): string {
-    const values = this.waitingFor.map(quote).join(" or ")
+    const values = this.waitingFor.join(" or ")
     return `Timed out after ${this.timeoutMillis} ms waiting for state.${this.path} of agent ${
       quote(this.agentId)
     } to become ${values} (last value: ${this.lastValue})`

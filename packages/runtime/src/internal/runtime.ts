@@ -40,6 +40,7 @@ import {
 } from "effect"
 import type * as Bus from "../Bus.ts"
 import * as BusModule from "../Bus.ts"
+import * as Lifecycle from "../DirectiveInterpreter.ts"
 import type * as Dispatch from "../Dispatch.ts"
 import type * as ErrorPolicy from "../ErrorPolicy.ts"
 import * as ExitReason from "../ExitReason.ts"
@@ -70,6 +71,7 @@ export interface ServerOptions {
   readonly emitConcurrency: number
   readonly crashedSignal: CrashedSignal
   readonly onDefect: "crash" | "error"
+  readonly actionTimeoutMillis: number | undefined
 }
 
 /**
@@ -94,6 +96,7 @@ export interface OptionsInput {
   readonly emitConcurrency?: number | undefined
   readonly crashedSignal?: "drop" | "retryOnce" | { readonly deadLetter: Directive.Dispatch } | undefined
   readonly onDefect?: "crash" | "error" | undefined
+  readonly actionTimeout?: Duration.Input | undefined
 }
 
 export const defaultOptions: ServerOptions = {
@@ -107,7 +110,8 @@ export const defaultOptions: ServerOptions = {
   defaultDispatch: undefined,
   emitConcurrency: 8,
   crashedSignal: "drop",
-  onDefect: "crash"
+  onDefect: "crash",
+  actionTimeoutMillis: undefined
 }
 
 export const show = (u: unknown): string => {
@@ -280,7 +284,14 @@ export const resolveOptions = (
     }
     onDefect = input.onDefect
   }
+  let actionTimeoutMillis = base.actionTimeoutMillis
+  if (input.actionTimeout !== undefined) {
+    const ms = millisOf(name("actionTimeout"), input.actionTimeout)
+    if (typeof ms !== "number") return ms
+    actionTimeoutMillis = ms
+  }
   return {
+    actionTimeoutMillis,
     onDefect,
     capacity,
     overflow,
@@ -1043,7 +1054,12 @@ const handleSignal = (server: Server, signal: Signal.Signal, request: CallReques
     const isErrorSignal = server.options.errorPolicy._tag === "EmitSignal" &&
       signal.type === server.options.errorPolicy.type
     server.handlingErrorSignal = isErrorSignal
-    const [next, directives] = yield* server.definition.handle(server.agent, signal, { signal })
+    const timeout = server.options.actionTimeoutMillis
+    const [next, directives] = yield* server.definition.handle(
+      server.agent,
+      signal,
+      timeout === undefined ? { signal } : { signal, timeout }
+    )
     if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
     server.agent = next
     server.processed++
@@ -1092,7 +1108,12 @@ const crashOnDefect = (directives: ReadonlyArray<Directive.Directive>): Effect.E
 
 const handleInstructions = (server: Server, request: InstructionRequest): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const [next, directives] = yield* server.definition.cmd(server.agent, request.instructions)
+    const timeout = server.options.actionTimeoutMillis
+    const [next, directives] = yield* server.definition.cmd(
+      server.agent,
+      request.instructions,
+      timeout === undefined ? undefined : { timeout }
+    )
     if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
     server.agent = next
     server.processed++
@@ -1582,9 +1603,7 @@ const registerSchedule = (server: Server, schedule: Agent.Schedule) =>
 
 // --- Children ---------------------------------------------------------------
 
-export const childStartedType = "kido.agent.child.started"
-export const childExitType = "kido.agent.child.exit"
-export const orphanedType = "kido.agent.orphaned"
+const { childExitType, childStartedType, orphanedType } = Lifecycle
 
 /** Sends a lifecycle signal to `to` when it routes that type; lifecycle signals are never forced on an agent. */
 const notify = (to: Server, type: string, data: unknown, source: string): Effect.Effect<void> =>
