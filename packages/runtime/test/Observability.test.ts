@@ -100,4 +100,20 @@ describe("observability", () => {
       assert.isAtLeast((yield* valueOf("kido_agents_alive"))?.value ?? 0, 1)
       assert.isDefined(yield* valueOf("kido_mailbox_depth", "obs_sink"))
     }).pipe(Effect.provide(Kido.layer())))
+
+  it.effect("metrics: crashes per agent name and restarts", () =>
+    Effect.gen(function*() {
+      const Boom = Action.make({ name: "boom", run: () => Effect.die("boom") })
+      const Fragile = Agent.make({ name: "obs_fragile", state: Count, routes: [["boom", Boom], ["note", Received]] })
+      const crashesBefore = (yield* valueOf("kido_agent_crashes_total", "obs_fragile"))?.count ?? 0
+      const restartsBefore = (yield* valueOf("kido_restarts_total"))?.count ?? 0
+      const ref = yield* Kido.start(Fragile, { id: "fragile" })
+      yield* AgentServer.cast(ref, yield* Signal.make("boom", {}, { source: "/test" }))
+      // the next call is answered by the new incarnation
+      yield* AgentServer.call(ref, yield* Signal.make("note", {}, { source: "/test" }))
+      // the supervisor counts the restart once the new incarnation is running
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.strictEqual(((yield* valueOf("kido_agent_crashes_total", "obs_fragile"))?.count ?? 0) - crashesBefore, 1)
+      assert.strictEqual(((yield* valueOf("kido_restarts_total"))?.count ?? 0) - restartsBefore, 1)
+    }).pipe(Effect.provide(Kido.layer())))
 })

@@ -638,6 +638,20 @@ const directiveDuration = Metric.histogram("kido_directive_duration_ms", {
   boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 4, count: 12 })
 })
 
+const crashes = Metric.counter("kido_agent_crashes_total", {
+  description: "Agents whose fiber died (a defect, an interruption from outside)",
+  incremental: true
+})
+const crashesByName = new Map<string, Metric.Counter<number>>()
+const crashesOf = (name: string): Metric.Counter<number> => {
+  let metric = crashesByName.get(name)
+  if (metric === undefined) {
+    metric = Metric.withAttributes(crashes, { agent: name })
+    crashesByName.set(name, metric)
+  }
+  return metric
+}
+
 const durations = new Map<string, Metric.Histogram<number>>()
 const durationOf = (tag: string): Metric.Histogram<number> => {
   let metric = durations.get(tag)
@@ -1916,6 +1930,7 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
     }
     if (reason._tag === "Crash") {
       const formatted = ExitReason.format(reason)
+      yield* Metric.update(crashesOf(server.name), 1)
       yield* Effect.logError(`agent ${server.name}#${server.id} crashed: ${Cause.pretty(reason.cause)}`)
       publish(server, () => ({ _tag: "AgentCrashed", reason: formatted, queued: pendingCount(server) }))
     }
