@@ -1091,6 +1091,8 @@ const handleSignal = (server: Server, signal: Signal.Signal, request: CallReques
   })
   if (!server.instance.tracing) return body
   return Effect.withSpan(body, "kido.agent.signal", {
+    // a stack trace per signal would cost more than the rest of the span
+    captureStackTrace: false,
     attributes: {
       "kido.agent.id": server.id,
       "kido.agent.name": server.name,
@@ -1299,6 +1301,7 @@ const runDirective = (
   })
   if (!server.instance.tracing) return body
   return Effect.withSpan(body, "kido.agent.directive", {
+    captureStackTrace: false,
     attributes: { "kido.agent.id": server.id, "kido.agent.name": server.name, "kido.directive": tag }
   })
 }
