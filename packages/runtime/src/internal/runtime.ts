@@ -416,6 +416,8 @@ export class Server {
   supervisorStopping = false
   /** A wake-up item is in the mailbox (not a signal: not counted as queued). */
   wakeQueued = false
+  /** Items this agent retried once after a crash (`crashedSignal: "retryOnce"`): a second crash drops them. */
+  readonly retried = new WeakSet<Item>()
   /** Senders waiting for room wait on this; resolved each time the agent takes the next item. */
   progress: Deferred.Deferred<void> | undefined = undefined
   initialState: { readonly [key: string]: unknown } | undefined = undefined
@@ -1864,8 +1866,8 @@ const settleCrashedItem = (server: Server, item: Item, reason: ExitReason.ExitRe
   Effect.gen(function*() {
     const policy = server.options.crashedSignal
     const signal = item instanceof CallRequest ? item.signal : item instanceof Request ? undefined : item
-    if (policy === "retryOnce" && !retried.has(item)) {
-      retried.add(item)
+    if (policy === "retryOnce" && !server.retried.has(item)) {
+      server.retried.add(item)
       server.stash.unshift(item)
       return
     }
@@ -1884,9 +1886,6 @@ const settleCrashedItem = (server: Server, item: Item, reason: ExitReason.ExitRe
       }
     }
   })
-
-/** Items retried once after a crash (`crashedSignal: "retryOnce"`): a second crash drops them. */
-const retried = new WeakSet<Item>()
 
 /** The end of an incarnation: its timers and children go; then its supervisor decides, or the agent ends. */
 const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effect.Effect<void> =>

@@ -159,6 +159,8 @@ export class ChildRecord {
   restartsSinceReset = 0
   /** Restarts in all. */
   restartsTotal = 0
+  /** Which start of the child this is: an exit reported by an earlier one is stale. */
+  generation = 0
   /** The backoff's step function, created at the first restart and after each reset. */
   step: ((now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown, unknown>) | undefined =
     undefined
@@ -174,7 +176,12 @@ export class ChildRecord {
 }
 
 type Event =
-  | { readonly _tag: "Exited"; readonly child: ChildRecord; readonly reason: ExitReason.ExitReason }
+  | {
+    readonly _tag: "Exited"
+    readonly child: ChildRecord
+    readonly reason: ExitReason.ExitReason
+    readonly generation: number
+  }
   | { readonly _tag: "Terminated"; readonly child: ChildRecord }
   | { readonly _tag: "RestartDue"; readonly children: ReadonlyArray<ChildRecord>; readonly failed: ChildRecord }
 
@@ -242,7 +249,8 @@ export type StartError =
   | Agent.InvalidState
 
 const supervision = (supervisor: Supervisor, child: ChildRecord): runtime.Supervision => ({
-  childExited: (_server, reason) => Queue.offerUnsafe(supervisor.events, { _tag: "Exited", child, reason }),
+  childExited: (_server, reason) =>
+    Queue.offerUnsafe(supervisor.events, { _tag: "Exited", child, reason, generation: child.generation }),
   childTerminated: () => Queue.offerUnsafe(supervisor.events, { _tag: "Terminated", child })
 })
 
@@ -250,6 +258,7 @@ const supervision = (supervisor: Supervisor, child: ChildRecord): runtime.Superv
 const startChild = (supervisor: Supervisor, child: ChildRecord): Effect.Effect<void, StartError> =>
   Effect.gen(function*() {
     const spec = child.spec
+    child.generation++
     child.startedAt = clockMillis(supervisor)
     if (spec._tag === "Agent") {
       if (child.server === undefined) {
@@ -265,7 +274,8 @@ const startChild = (supervisor: Supervisor, child: ChildRecord): Effect.Effect<v
       }
     } else {
       child.supervisor = yield* start(supervisor.instance, spec.id, spec.options, spec.children, {
-        exited: (reason) => Queue.offerUnsafe(supervisor.events, { _tag: "Exited", child, reason })
+        exited: (reason) =>
+          Queue.offerUnsafe(supervisor.events, { _tag: "Exited", child, reason, generation: child.generation })
       })
     }
     child.state = "running"
@@ -340,7 +350,8 @@ const control = (supervisor: Supervisor): Effect.Effect<void> =>
       if (supervisor.status !== "running") break
       switch (event._tag) {
         case "Exited":
-          yield* onExited(supervisor, event.child, event.reason)
+          // an exit of an earlier start (the child was restarted with others since) is not a new failure
+          if (event.generation === event.child.generation) yield* onExited(supervisor, event.child, event.reason)
           break
         case "Terminated":
           forget(supervisor, event.child)
