@@ -393,6 +393,17 @@ const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason
       return
     }
     const now = clockMillis(supervisor)
+    // the child's own backoff and limit first: a child given up is not restarted, so its exit does not count
+    // towards the supervisor's intensity
+    const delay = yield* nextDelay(child, reason, now)
+    if (delay === undefined) {
+      const max = child.spec.maxRestarts
+      const why = max !== undefined && child.restartsSinceReset > max
+        ? `more than ${max} restarts (maxRestarts)`
+        : "its backoff schedule ended"
+      yield* giveUpChild(supervisor, child, reason, why)
+      return
+    }
     // intensity: more than `intensity` restarts within `period`
     const period = supervisor.options.periodMillis
     const window = supervisor.options.dynamic ? child.restarts : supervisor.restarts
@@ -411,12 +422,6 @@ const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason
         return
       }
       yield* giveUp(supervisor, child, reason)
-      return
-    }
-    // the child's own backoff (and its limit)
-    const delay = yield* nextDelay(child, reason, now)
-    if (delay === undefined) {
-      yield* giveUpChild(supervisor, child, reason, `more than ${child.spec.maxRestarts} restarts (maxRestarts)`)
       return
     }
     const group = affected(supervisor, child)

@@ -1,0 +1,283 @@
+/**
+ * Shared agents and helpers of the supervision suites (`Supervisor.*.test.ts`).
+ */
+import { assert } from "@effect/vitest"
+import { Action, Agent, Directive, Signal } from "@kido/core"
+import type { Inspection } from "@kido/runtime"
+import { AgentServer, DirectiveInterpreter, Kido } from "@kido/runtime"
+import type { Context } from "effect"
+import { Effect, Exit, Layer, Metric, Option, PubSub, Result, Schema, Scope } from "effect"
+import { TestClock } from "effect/testing"
+
+// -----------------------------------------------------------------------------
+// Lifecycle log: incarnations record when their scope closes (see `watch`)
+// -----------------------------------------------------------------------------
+
+/** What the agents' spawned watchers recorded, in order; reset by each test that reads it. */
+export const lifecycle: Array<string> = []
+
+/**
+ * The gate of {@link Gated}: while closed, its state fails its schema, so a (re)start of a `Gated` agent
+ * fails with `InvalidState`.
+ */
+export const gate = { open: true }
+
+/** Per-key crash budget of the `flaky` action: it crashes while the key's count is above 0. */
+export const flakyBudget = new Map<string, number>()
+
+// -----------------------------------------------------------------------------
+// Agents
+// -----------------------------------------------------------------------------
+
+const count = Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
+
+export const State = Schema.Struct({ count })
+export type S = typeof State.Type
+type Ctx = { readonly state: S; readonly agent: { readonly id: string } }
+
+const Inc = Action.make({
+  name: "inc",
+  run: (_p, ctx: Ctx) => Effect.succeed({ count: ctx.state.count + 1 })
+})
+
+const Add = Action.make({
+  name: "add",
+  params: Schema.Struct({ amount: Schema.Int }),
+  run: (params, ctx: Ctx) => Effect.succeed({ count: ctx.state.count + params.amount })
+})
+
+/** A defect: the agent crashes (let it crash). */
+const Boom = Action.make({ name: "boom", run: () => Effect.die(new Error("boom")) })
+
+/** A thrown exception: a crash too. */
+const Throw = Action.make({
+  name: "throw",
+  run: (): Effect.Effect<{}> => {
+    throw new Error("thrown")
+  }
+})
+
+/** Interrupts itself. */
+const Interrupt = Action.make({ name: "interrupt", run: () => Effect.interrupt })
+
+/** `Stop` with the given reason (`error` stands for `{ error: "bad" }`). */
+const Stop = Action.make({
+  name: "stop",
+  params: Schema.Struct({ reason: Schema.Literals(["normal", "shutdown", "error"]) }),
+  run: (params) =>
+    Effect.map(
+      Effect.fromResult(Directive.stop(params.reason === "error" ? { error: "bad" } : params.reason)),
+      (stop) => Action.outcome({}, { directives: [stop] })
+    )
+})
+
+/** Sleeps `seconds` on the Clock, then counts one. */
+const Slow = Action.make({
+  name: "slow",
+  params: Schema.Struct({ seconds: Schema.Number }),
+  run: (params, ctx: Ctx) => Effect.as(Effect.sleep(params.seconds * 1000), { count: ctx.state.count + 1 })
+})
+
+/** Sleeps `seconds` on the Clock, then dies. */
+const SlowBoom = Action.make({
+  name: "slow_boom",
+  params: Schema.Struct({ seconds: Schema.Number }),
+  run: (params) => Effect.andThen(Effect.sleep(params.seconds * 1000), Effect.die(new Error("slow boom")))
+})
+
+/** Fails (a typed failure, not a defect): handed to the error policy. */
+const Fail = Action.make({ name: "fail", run: () => Effect.fail("failed") })
+
+/**
+ * Spawns a watcher in the incarnation's scope that records `stop:<id>` when the incarnation ends (its scope
+ * closes), so tests see in which order incarnations stop without any inspection event.
+ */
+const Watch = Action.make({
+  name: "watch",
+  run: (_p, ctx: Ctx) =>
+    Effect.map(
+      Effect.fromResult(
+        Directive.spawn(
+          Effect.onInterrupt(Effect.never, () => Effect.sync(() => lifecycle.push(`stop:${ctx.agent.id}`)))
+        )
+      ),
+      (spawn) => Action.outcome({}, { directives: [spawn] })
+    )
+})
+
+/** Adds `amount`, or crashes when `crash` is set (the chaos test's signal). */
+const Work = Action.make({
+  name: "work",
+  params: Schema.Struct({ amount: Schema.Int, crash: Schema.Boolean }),
+  run: (params, ctx: Ctx) =>
+    params.crash ? Effect.die(new Error("chaos")) : Effect.succeed({ count: ctx.state.count + params.amount })
+})
+
+/** Crashes while `flakyBudget` has crashes left for `key`, then counts one. */
+const Flaky = Action.make({
+  name: "flaky",
+  params: Schema.Struct({ key: Schema.String }),
+  run: (params, ctx: Ctx) => {
+    const left = flakyBudget.get(params.key) ?? 0
+    if (left > 0) {
+      flakyBudget.set(params.key, left - 1)
+      return Effect.die(new Error(`flaky ${params.key}`))
+    }
+    return Effect.succeed({ count: ctx.state.count + 1 })
+  }
+})
+
+/** A custom directive whose executor dies (registered with `Kido.layer({ executors: [explodeExecutor] })`). */
+export const Explode = Directive.define("test.Explode", {})
+export const explodeExecutor = DirectiveInterpreter.executor(Explode, () => Effect.die(new Error("executor died")))
+
+const ExplodeAction = Action.make({
+  name: "explode",
+  run: () => Effect.succeed(Action.outcome({}, { directives: [Result.getOrThrow(Explode.make({}))] }))
+})
+
+export const routes = [
+  ["inc", Inc],
+  ["add", Add],
+  ["boom", Boom],
+  ["throw", Throw],
+  ["interrupt", Interrupt],
+  ["stop", Stop],
+  ["slow", Slow],
+  ["slow_boom", SlowBoom],
+  ["fail", Fail],
+  ["watch", Watch],
+  ["work", Work],
+  ["flaky", Flaky],
+  ["explode", ExplodeAction]
+] as const
+
+export const Worker = Agent.make({ name: "worker", state: State, routes })
+
+/** Like {@link Worker}, but its state fails its schema while {@link gate} is closed. */
+export const Gated = Agent.make({
+  name: "gated",
+  state: Schema.Struct({
+    count: Schema.Int.check(Schema.makeFilter(() => gate.open || "the gate is closed")).pipe(
+      Schema.withDecodingDefaultKey(Effect.succeed(0))
+    )
+  }),
+  routes: [["inc", Inc], ["boom", Boom]]
+})
+
+// -----------------------------------------------------------------------------
+// Helpers
+// -----------------------------------------------------------------------------
+
+export const sig = (type: string, data: unknown = {}) => Signal.make(type, data, { source: "/test" })
+
+/** The ref of a registered agent. */
+export const ref = (id: string) =>
+  Effect.map(
+    Effect.flatMap(Kido.whereis(id), (found) =>
+      Option.isSome(found) ? Effect.succeed(found.value) : Effect.die(new Error(`no agent ${id}`))),
+    (r) =>
+      r as AgentServer.AgentRef<S>
+  )
+
+export const countOf = (r: AgentServer.AgentRef<S>) => Effect.map(AgentServer.state(r), (a) => a.state.count)
+export const statusOf = (r: AgentServer.AgentRef<any>) => Effect.map(AgentServer.status(r), (s) => s.status)
+
+/** Lets other fibers run (no clock involved). */
+export const settle = Effect.gen(function*() {
+  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
+})
+
+/** Lets other fibers run until `check` holds (no clock involved); fails the test after 5000 turns. */
+export const waitUntil = <R>(what: string, check: Effect.Effect<boolean, never, R>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 5000; i++) {
+      if (yield* check) return
+      yield* Effect.yieldNow
+    }
+    return assert.fail(`gave up waiting for ${what}`)
+  })
+
+/** Subscribes to the inspection stream; `all` drains what was published since, and returns every event so far. */
+export const inspection = Effect.gen(function*() {
+  const subscription = yield* Kido.inspect
+  const seen: Array<Inspection.Event> = []
+  return {
+    seen,
+    all: Effect.map(PubSub.takeUpTo(subscription, 1_000_000), (more) => {
+      seen.push(...more)
+      return seen as ReadonlyArray<Inspection.Event>
+    })
+  }
+})
+
+export const ofTag = <T extends Inspection.Event["_tag"]>(events: ReadonlyArray<Inspection.Event>, tag: T) =>
+  events.filter((e): e is Extract<Inspection.Event, { _tag: T }> => e._tag === tag)
+
+/** A compact view of the supervision and lifecycle events, for order checks. */
+export const trail = (events: ReadonlyArray<Inspection.Event>): Array<string> =>
+  events.flatMap((e) => {
+    switch (e._tag) {
+      case "AgentCrashed":
+        return [`crashed ${e.agentId}`]
+      case "AgentStopped":
+        return [`stopped ${e.agentId}`]
+      case "ChildRestarting":
+        return [`restarting ${e.childId}`]
+      case "ChildRestarted":
+        return [`restarted ${e.childId}`]
+      case "ChildGaveUp":
+        return [`gave up on ${e.childId}`]
+      case "SupervisorGaveUp":
+        return [`${e.supervisorId} gave up`]
+      case "SupervisorStopped":
+        return [`${e.supervisorId} stopped`]
+      default:
+        return []
+    }
+  })
+
+/** Counts live fibers started under it through Effect's own fiber runtime hooks. */
+export const trackFibers = () => {
+  const tracker = { active: 0, started: 0 }
+  const service: Metric.FiberRuntimeMetricsService = {
+    recordFiberStart: () => {
+      tracker.active++
+      tracker.started++
+    },
+    recordFiberEnd: () => {
+      tracker.active--
+    }
+  }
+  return { tracker, provide: Effect.provideService(Metric.FiberRuntimeMetrics, service) }
+}
+
+type InstanceServices = Layer.Success<ReturnType<typeof Kido.layer>>
+
+/**
+ * An instance built in a scope of its own, so that a test can close it and look at what happened after.
+ * A failed test still closes it (after moving the clock on, so no shutdown waits forever).
+ */
+export const openInstance = (config?: Kido.Config) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    yield* Effect.addFinalizer(() => Effect.andThen(TestClock.adjust("1 hour"), Scope.close(scope, Exit.void)))
+    const context: Context.Context<InstanceServices> = yield* Layer.buildWithScope(Kido.layer(config), scope)
+    return {
+      context,
+      use: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideContext(effect, context),
+      close: Scope.close(scope, Exit.void)
+    }
+  })
+
+/** A small deterministic PRNG (mulberry32), for seeded choices in tests. */
+export const prng = (seed: number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
