@@ -1,5 +1,5 @@
 /**
- * `npm start`: the counter demo. Signals arrive as CloudEvents JSON (as they would over HTTP or a bus),
+ * `node_modules/.bin/node examples/counter/src/main.ts`: the counter demo. Signals arrive as CloudEvents JSON (as they would over HTTP or a bus),
  * are decoded at the edge and handled by the counter agent's pure `handle` (route, then `cmd`). Bad input
  * is answered with a typed error, as a decoding error or as an `Error` directive, and the counter keeps
  * going with its state unchanged.

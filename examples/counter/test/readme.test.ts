@@ -1,11 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Kido, Supervisor } from "@kido/runtime"
+import { Effect, Option } from "effect"
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { program as supervisionDemo } from "../../supervised-agents/src/demo.ts"
 
 const readme = readFileSync(fileURLToPath(new URL("../../../README.md", import.meta.url)), "utf8")
 const tour = /## A tour in 20 lines\s+```ts\n([\s\S]*?)```/.exec(readme)?.[1]
 const running = /## Running agents\s+[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1]
+const crash = /## Let it crash\s+[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1]
+const crashOutput = /## Let it crash\s+[\s\S]*?```text\n([\s\S]*?)```/.exec(readme)?.[1]
 
 /** Writes `source` next to this test, imports it, and hands the module to `use` (a new file each time: imports are cached). */
 const withModule = <A>(name: string, source: string, use: (module: Record<string, unknown>) => Effect.Effect<A>) =>
@@ -43,5 +47,37 @@ describe("README tour", () => {
         (module) => module["running"] as Effect.Effect<unknown>
       )
       assert.deepStrictEqual(state, { count: 2 })
+    }))
+
+  it.effect("the let-it-crash step starts the demo's tree", () =>
+    Effect.gen(function*() {
+      assert.isDefined(crash, "README.md has a let-it-crash step")
+      const agents = fileURLToPath(new URL("../../supervised-agents/src/agents.ts", import.meta.url))
+      const source = [
+        `import { Supervisor } from "@kido/runtime"`,
+        `import { Effect } from "effect"`,
+        `import { Billing, Support } from ${JSON.stringify(agents)}`,
+        `export const tree = Effect.gen(function*() {\n${crash}\nreturn yield* Supervisor.children(root)\n})`
+      ].join("\n")
+      const children = yield* withModule(
+        "crash",
+        source,
+        (module) =>
+          Effect.scoped(module["tree"] as Effect.Effect<ReadonlyArray<Supervisor.ChildStatus>>).pipe(
+            Effect.provide(Kido.layer()),
+            Effect.orDie
+          )
+      )
+      assert.deepStrictEqual(children.map((c) => [c.id, c.kind, c.state]), [["app", "supervisor", "running"]])
+      assert.isTrue(Option.isNone(yield* Kido.whereis("support").pipe(Effect.provide(Kido.layer()))))
+    }))
+
+  it.effect("the demo output it quotes is what the demo prints", () =>
+    Effect.gen(function*() {
+      assert.isDefined(crashOutput, "README.md quotes the demo")
+      const { lines } = yield* supervisionDemo
+      const printed = lines.join("\n")
+      for (const line of crashOutput!.trimEnd().split("\n")) assert.include(printed, line)
+      assert.include(printed, crashOutput!.trimEnd(), "the quoted lines are consecutive")
     }))
 })
