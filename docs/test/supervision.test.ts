@@ -139,7 +139,7 @@ describe("docs/supervision.md: a supervisor and its children", () => {
       for (let i = 0; i < 3; i++) yield* Effect.flip(AgentServer.call(support, yield* poisonTicket))
       yield* AgentServer.cast(support, yield* poisonTicket)
       const reason = yield* Supervisor.await(sup)
-      assert.include(ExitReason.format(reason), "more than 3 restarts within 5000 ms")
+      assert.include(ExitReason.format(reason), "more than 3 restarts within 5s")
     }).pipe(Effect.scoped, Effect.provide(Kido.layer())))
 
   it.effect("a child that cannot start: ChildStartFailed, and the others are stopped again", () =>
@@ -338,7 +338,7 @@ describe("docs/supervision.md: intensity and period", () => {
       const reason = yield* Supervisor.await(team)
       assert.strictEqual(
         ExitReason.format(reason),
-        "error: Supervisor \"team\" gave up: more than 1 restarts within 5000 ms (last: support, crashed: Action \"open_ticket\" died: poison ticket)"
+        "error: Supervisor \"team\" gave up: more than 1 restart within 5s (last: support, crashed: Action \"open_ticket\" died: poison ticket)"
       )
       assert.strictEqual(reason._tag, "Error")
       assert.instanceOf((reason as { readonly error: unknown }).error, RuntimeError.SupervisorGaveUp)
@@ -446,7 +446,7 @@ describe("docs/supervision.md: escalation", () => {
       const reason = yield* Supervisor.await(root)
       assert.strictEqual(
         ExitReason.format(reason),
-        "error: Supervisor \"root\" gave up: more than 0 restarts within 5000 ms (last: app, error: Supervisor \"app\" gave up: more than 0 restarts within 5000 ms (last: support, crashed: Action \"open_ticket\" died: poison ticket))"
+        "error: Supervisor \"root\" gave up: more than 0 restarts within 5s (last: app, error: Supervisor \"app\" gave up: more than 0 restarts within 5s (last: support, crashed: Action \"open_ticket\" died: poison ticket))"
       )
     }).pipe(Effect.scoped, Effect.provide(Kido.layer())))
 })

@@ -312,6 +312,26 @@ export interface ChildRestarting extends SupervisionBase {
 }
 
 /**
+ * A child is being stopped by its supervisor so that it restarts with a failed sibling (`one_for_all`,
+ * `rest_for_one`); it finishes its current signal first. `ChildRestarting` and `ChildRestarted` follow.
+ *
+ * @example
+ * ```ts
+ * import type { Inspection } from "@kido/runtime"
+ *
+ * const who = (e: Inspection.ChildStopping) => e.childId
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ChildStopping extends SupervisionBase {
+  readonly _tag: "ChildStopping"
+  readonly childId: string
+  readonly reason: string
+}
+
+/**
  * A child was restarted (an agent keeps its id, ref and mailbox).
  *
  * @example
@@ -427,6 +447,7 @@ export type AgentEvent =
  */
 export type SupervisionEvent =
   | SupervisorStarted
+  | ChildStopping
   | ChildRestarting
   | ChildRestarted
   | ChildGaveUp

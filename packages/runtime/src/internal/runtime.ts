@@ -1933,7 +1933,9 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
     if (reason._tag === "Crash") {
       const formatted = ExitReason.format(reason)
       yield* Metric.update(crashesOf(server.name), 1)
-      yield* Effect.logError(`agent ${server.name}#${server.id} crashed: ${Cause.pretty(reason.cause)}`)
+      // one line at Error level; the whole cause (stack traces) at Debug
+      yield* Effect.logError(`agent ${server.name}#${server.id} ${formatted}`)
+      yield* Effect.logDebug(`agent ${server.name}#${server.id} crashed: ${Cause.pretty(reason.cause)}`)
       publish(server, () => ({ _tag: "AgentCrashed", reason: formatted, queued: pendingCount(server) }))
     }
     // decided before anyone waiting on this incarnation resumes (a supervisor may relaunch it at once)
@@ -1960,7 +1962,12 @@ export const pendingCount = (server: Server): number => server.status === "stopp
  * The end of an agent, once no incarnation runs: it leaves the registry, what is still queued is counted and
  * refused (waiting callers get `AgentStopped`), its parent and its supervisor are told.
  */
-export const terminate = (server: Server, reason: ExitReason.ExitReason): Effect.Effect<void> =>
+export const terminate = (
+  server: Server,
+  reason: ExitReason.ExitReason,
+  /** Runs once the agent has left the registry, before anyone waiting for its end resumes. */
+  beforeExit?: () => void
+): Effect.Effect<void> =>
   Effect.gen(function*() {
     if (server.status === "stopped") return
     server.status = "stopped"
@@ -2018,6 +2025,7 @@ export const terminate = (server: Server, reason: ExitReason.ExitReason): Effect
     }
     yield* changeAlive(-1)
     server.supervision?.childTerminated(server, reason)
+    beforeExit?.()
     Deferred.doneUnsafe(server.exited, Exit.succeed(reason))
   })
 
@@ -2049,8 +2057,7 @@ const launch = (server: Server): Effect.Effect<void> =>
     server.status = "running"
     // The loop runs detached from the caller: the instance owns it and stops it (shutdownAll).
     server.fiber = yield* Effect.forkDetach(
-      Effect.onExit(loop(server), (exit) => incarnationEnded(server, exit)),
-      { startImmediately: true }
+      Effect.onExit(loop(server), (exit) => incarnationEnded(server, exit))
     )
     for (const schedule of server.definition.schedules) yield* registerSchedule(server, schedule)
     yield* sensors.startDeclared(server, server.declaredSensors)

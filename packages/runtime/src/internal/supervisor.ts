@@ -235,6 +235,12 @@ const emit = (supervisor: Supervisor, body: () => SupervisionEventBody): void =>
     () => ({ ...body(), supervisorId: supervisor.id }) as unknown as Omit<Inspection.Event, "at">
   )
 
+/** "more than 3 restarts within 5s": what a supervisor's intensity allows, for messages. */
+const budget = (options: SupervisorOptions): string =>
+  `more than ${options.intensity} ${options.intensity === 1 ? "restart" : "restarts"} within ${
+    Duration.format(Duration.millis(options.periodMillis))
+  }`
+
 const clockMillis = (supervisor: Supervisor): number => supervisor.instance.clock.currentTimeMillisUnsafe()
 
 // -----------------------------------------------------------------------------
@@ -298,7 +304,7 @@ export const start = (
       const child = new ChildRecord(spec)
       const started = yield* Effect.exit(startChild(supervisor, child))
       if (Exit.isFailure(started)) {
-        yield* stopChildren(supervisor.children, ExitReason.shutdown, true)
+        yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, true)
         const error = Cause.findErrorOption(started.cause)
         if (Option.isNone(error)) return yield* Effect.failCause(started.cause as Cause.Cause<never>)
         return yield* new RuntimeError.ChildStartFailed({
@@ -375,13 +381,20 @@ const forget = (supervisor: Supervisor, child: ChildRecord): void => {
 const shouldRestart = (restart: Restart, reason: ExitReason.ExitReason): boolean =>
   restart === "permanent" || (restart === "transient" && !ExitReason.isNormal(reason))
 
-/** Ends a child for good (its incarnation has already exited). */
-const retire = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason.ExitReason): Effect.Effect<void> =>
+/** Ends a child for good (its incarnation has already exited); `announce` runs once it is gone. */
+const retire = (
+  supervisor: Supervisor,
+  child: ChildRecord,
+  reason: ExitReason.ExitReason,
+  announce?: () => void
+): Effect.Effect<void> =>
   Effect.suspend(() => {
     forget(supervisor, child)
-    return child.server !== undefined && child.spec._tag === "Agent"
-      ? runtime.terminate(child.server, reason)
-      : Effect.void
+    if (child.server !== undefined && child.spec._tag === "Agent" && child.server.status !== "stopped") {
+      return runtime.terminate(child.server, reason, announce)
+    }
+    announce?.()
+    return Effect.void
   })
 
 const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason.ExitReason): Effect.Effect<void> =>
@@ -399,7 +412,7 @@ const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason
     if (delay === undefined) {
       const max = child.spec.maxRestarts
       const why = max !== undefined && child.restartsSinceReset > max
-        ? `more than ${max} restarts (maxRestarts)`
+        ? `more than ${max} ${max === 1 ? "restart" : "restarts"} (maxRestarts)`
         : "its backoff schedule ended"
       yield* giveUpChild(supervisor, child, reason, why)
       return
@@ -417,7 +430,7 @@ const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason
           supervisor,
           child,
           reason,
-          `more than ${supervisor.options.intensity} restarts within ${period} ms`
+          budget(supervisor.options)
         )
         return
       }
@@ -428,7 +441,7 @@ const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason
     child.state = "restarting"
     // the others stop, last started first; temporary ones are not restarted
     const others = group.filter((c) => c !== child)
-    yield* stopChildren(others, ExitReason.shutdown, false)
+    yield* stopChildren(supervisor, others, ExitReason.shutdown, false)
     const restarting: Array<ChildRecord> = []
     for (const c of group) {
       if (c !== child && c.spec.restart === "temporary") {
@@ -526,6 +539,7 @@ const restartGroup = (
 
 /** Stops `children` (last started first), each within its shutdown timeout. */
 const stopChildren = (
+  supervisor: Supervisor,
   children: ReadonlyArray<ChildRecord>,
   reason: ExitReason.ExitReason,
   forGood: boolean
@@ -539,6 +553,9 @@ const stopChildren = (
       }
       const wasRunning = child.state === "running"
       child.state = "stopping"
+      if (!forGood && wasRunning) {
+        emit(supervisor, () => ({ _tag: "ChildStopping", childId: child.id, reason: ExitReason.format(reason) }))
+      }
       if (child.spec._tag === "Agent" && child.server !== undefined) {
         if (forGood) yield* runtime.stopServer(child.server, reason)
         else if (wasRunning) yield* runtime.stopIncarnation(child.server, reason)
@@ -557,26 +574,24 @@ const giveUpChild = (
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
     yield* Metric.update(gaveUpTotal, 1)
-    emit(
-      supervisor,
-      () => ({ _tag: "ChildGaveUp", childId: child.id, reason: `${why}; last exit: ${ExitReason.format(reason)}` })
-    )
+    // announced once it is gone, before anyone waiting for its end resumes
+    yield* retire(supervisor, child, reason, () =>
+      emit(
+        supervisor,
+        () => ({ _tag: "ChildGaveUp", childId: child.id, reason: `${why}; last exit: ${ExitReason.format(reason)}` })
+      ))
     yield* Effect.logError(`supervisor ${supervisor.id}: gave up on ${child.id}: ${why}`)
-    yield* retire(supervisor, child, reason)
   })
 
 /** More restarts than the intensity allows: stop every child and fail, which the parent sees as a crash. */
 const giveUp = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason.ExitReason): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const why =
-      `more than ${supervisor.options.intensity} restarts within ${supervisor.options.periodMillis} ms (last: ${child.id}, ${
-        ExitReason.format(reason)
-      })`
+    const why = `${budget(supervisor.options)} (last: ${child.id}, ${ExitReason.format(reason)})`
     yield* Metric.update(gaveUpTotal, 1)
     child.state = "stopped"
     yield* retire(supervisor, child, reason)
     supervisor.status = "stopping"
-    yield* stopChildren(supervisor.children, ExitReason.shutdown, true)
+    yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, true)
     supervisor.status = "stopped"
     const exit = ExitReason.error(new RuntimeError.SupervisorGaveUp({ supervisorId: supervisor.id, reason: why }))
     emit(supervisor, () => ({ _tag: "SupervisorGaveUp", reason: why, escalated: supervisor.parent !== undefined }))
@@ -600,7 +615,7 @@ export const stop = (supervisor: Supervisor, reason: ExitReason.ExitReason): Eff
     if (supervisor.status !== "running") return yield* Deferred.await(supervisor.exited)
     supervisor.status = "stopping"
     if (supervisor.fiber !== undefined) yield* Fiber.interrupt(supervisor.fiber)
-    yield* stopChildren(supervisor.children, reason, true)
+    yield* stopChildren(supervisor, supervisor.children, reason, true)
     supervisor.status = "stopped"
     emit(supervisor, () => ({ _tag: "SupervisorStopped", reason: ExitReason.format(reason) }))
     Deferred.doneUnsafe(supervisor.exited, Exit.succeed(reason))
