@@ -19,7 +19,7 @@ import {
   Router,
   Signal
 } from "@kido/core"
-import type { Clock } from "effect"
+import type { Clock, Context } from "effect"
 import {
   Cause,
   Cron,
@@ -312,8 +312,11 @@ export const resolveOptions = (
 
 /** Everything in a mailbox that is not a plain (cast) signal. */
 abstract class Request {
-  /** Marks mailbox requests apart from signals (plain objects). */
-  readonly isRequest = true
+  /**
+   * The incarnation that produced this request from a side fiber (a spawned effect, a RunInstruction, a
+   * sensor), or -1. A restarted agent does not act on its earlier incarnation's leftovers.
+   */
+  incarnation = -1
 }
 
 /** A `call`: the signal, and where its reply goes. */
@@ -340,10 +343,11 @@ export class CallRequest extends Request {
 export class InstructionRequest extends Request {
   readonly instructions: Instruction.Input
   readonly origin: string
-  constructor(instructions: Instruction.Input, origin: string) {
+  constructor(instructions: Instruction.Input, origin: string, incarnation = -1) {
     super()
     this.instructions = instructions
     this.origin = origin
+    this.incarnation = incarnation
   }
 }
 
@@ -351,10 +355,11 @@ export class InstructionRequest extends Request {
 export class ErrorReport extends Request {
   readonly error: unknown
   readonly context: string
-  constructor(error: unknown, context: string) {
+  constructor(error: unknown, context: string, incarnation = -1) {
     super()
     this.error = error
     this.context = context
+    this.incarnation = incarnation
   }
 }
 
@@ -414,8 +419,12 @@ export class Server {
   terminating = false
   /** Its supervisor is stopping the current incarnation (to restart it with its siblings). */
   supervisorStopping = false
-  /** A wake-up item is in the mailbox (not a signal: not counted as queued). */
-  wakeQueued = false
+  /** Wake-up items in the mailbox (not signals: not counted as waiting). */
+  wakesQueued = 0
+  /** The current item's state change was committed (it must not run again after an interruption). */
+  committed = false
+  /** The context the agent was started in (services, log settings): each incarnation runs in it. */
+  context: Context.Context<never> | undefined = undefined
   /** Items this agent retried once after a crash (`crashedSignal: "retryOnce"`): a second crash drops them. */
   readonly retried = new WeakSet<Item>()
   /** Senders waiting for room wait on this; resolved each time the agent takes the next item. */
@@ -777,6 +786,7 @@ export const start = (
     const scope = Scope.makeUnsafe()
     const server = new Server(instance, definition, agent, partition, key, options, mailbox, scope, instance.seq++)
     server.initialState = input?.state
+    server.context = yield* Effect.context<never>()
     server.declaredSensors = declaredSensors
     server.supervision = supervision
     instance.registry.set(key, server)
@@ -828,7 +838,7 @@ const rejected = <E extends RuntimeError.RuntimeError>(
  * `mailbox.capacity` bounds this number.
  */
 export const waiting = (server: Server): number =>
-  Queue.sizeUnsafe(server.mailbox) - (server.wakeQueued ? 1 : 0) +
+  Queue.sizeUnsafe(server.mailbox) - server.wakesQueued +
   (server.inflight === undefined ? 0 : server.inflight.length - server.next) + server.stash.length
 
 const hasRoom = (server: Server): boolean => waiting(server) < server.options.capacity
@@ -1027,11 +1037,19 @@ const loop = (server: Server): Effect.Effect<ExitReason.ExitReason> =>
   Effect.gen(function*() {
     const mailbox = server.mailbox
     const metrics = metricsOf(server.name)
+    // the first step yields: whoever launched the incarnation finishes its bookkeeping (and its events) first
+    yield* Effect.yieldNow
     while (server.stopRequest === undefined) {
-      const batch = server.stash.length > 0 ? server.stash.splice(0) : yield* Queue.takeAll(mailbox)
-      yield* Metric.update(metrics.depth, batch.length + Queue.sizeUnsafe(mailbox))
+      let batch = server.stash.length > 0 ? server.stash.splice(0) : yield* Queue.takeAll(mailbox)
+      if (server.wakesQueued > 0) {
+        // wake-ups only wake the loop: they leave with the batch and are not work
+        const work = batch.filter(countsAsQueued)
+        server.wakesQueued = Math.max(0, server.wakesQueued - (batch.length - work.length))
+        batch = work
+      }
       server.inflight = batch
       server.next = 0
+      yield* Metric.update(metrics.depth, batch.length + Queue.sizeUnsafe(mailbox))
       const before = server.processed
       for (let i = 0; i < batch.length; i++) {
         if (server.stopRequest !== undefined) break
@@ -1039,6 +1057,7 @@ const loop = (server: Server): Effect.Effect<ExitReason.ExitReason> =>
         if (server.progress !== undefined) madeProgress(server)
         const item = batch[i]!
         server.current = item
+        server.committed = false
         yield* processItem(server, item)
         server.current = undefined
       }
@@ -1051,9 +1070,12 @@ const loop = (server: Server): Effect.Effect<ExitReason.ExitReason> =>
 const processItem = (server: Server, item: Item): Effect.Effect<void> => {
   if (!(item instanceof Request)) return handleSignal(server, item, undefined)
   if (item instanceof CallRequest) return handleSignal(server, item.signal, item)
+  if (item.incarnation >= 0 && item.incarnation !== server.incarnation) {
+    // computed from an earlier incarnation's state: the agent restarted since
+    return Effect.logDebug(`agent ${server.name}#${server.id}: dropped a result of its previous incarnation`)
+  }
   if (item instanceof InstructionRequest) return handleInstructions(server, item)
   if (item instanceof ErrorReport) return handleError(server, item.error, item.context, undefined)
-  server.wakeQueued = false
   return Effect.void
 }
 
@@ -1078,6 +1100,7 @@ const handleSignal = (server: Server, signal: Signal.Signal, request: CallReques
     )
     if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
     server.agent = next
+    server.committed = true
     server.processed++
     if (request !== undefined && !request.afterDirectives) Deferred.doneUnsafe(request.reply, Exit.succeed(next))
     if (directives.length > 0) yield* runDirectives(server, directives, signal)
@@ -1134,6 +1157,7 @@ const handleInstructions = (server: Server, request: InstructionRequest): Effect
     )
     if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
     server.agent = next
+    server.committed = true
     server.processed++
     if (directives.length > 0) yield* runDirectives(server, directives, undefined)
     if (server.waiters.size > 0) checkWaiters(server)
@@ -1715,6 +1739,9 @@ const executeAdoptChild = (server: Server, directive: Directive.AdoptChild) =>
 // --- Spawn and RunInstruction -----------------------------------------------
 
 const executeSpawn = (server: Server, directive: Directive.Spawn) =>
+  Effect.suspend(() => spawnIn(server, directive, server.incarnation))
+
+const spawnIn = (server: Server, directive: Directive.Spawn, incarnation: number) =>
   Effect.asVoid(
     Effect.forkIn(
       Effect.catchCause(directive.effect, (cause) =>
@@ -1724,7 +1751,8 @@ const executeSpawn = (server: Server, directive: Directive.Spawn) =>
             server,
             new ErrorReport(
               Option.getOrElse(Cause.findErrorOption(cause), () => Cause.squash(cause)),
-              directive.tag === undefined ? "spawn" : `spawn:${directive.tag}`
+              directive.tag === undefined ? "spawn" : `spawn:${directive.tag}`,
+              incarnation
             )
           )),
       server.scope
@@ -1740,6 +1768,7 @@ const resolveAction = (server: Server, action: Action.Any | string): Action.Any 
 
 const executeRunInstruction = (server: Server, directive: Directive.RunInstruction) =>
   Effect.gen(function*() {
+    const incarnation = server.incarnation
     const fail = (reason: string) =>
       new RuntimeError.DirectiveFailed({ agentId: server.id, directive: "RunInstruction", reason })
     const normalized = Instruction.normalize(directive.instruction)
@@ -1778,7 +1807,7 @@ const executeRunInstruction = (server: Server, directive: Directive.RunInstructi
       if (resultAction === undefined) {
         if (Exit.isFailure(outcome) && !Cause.hasInterruptsOnly(outcome.cause)) {
           const error = Option.getOrElse(Cause.findErrorOption(outcome.cause), () => Cause.squash(outcome.cause))
-          yield* enqueueFromSide(server, new ErrorReport(error, "instruction"))
+          yield* enqueueFromSide(server, new ErrorReport(error, "instruction", incarnation))
         }
         return
       }
@@ -1793,7 +1822,11 @@ const executeRunInstruction = (server: Server, directive: Directive.RunInstructi
         }
       yield* enqueueFromSide(
         server,
-        new InstructionRequest(Instruction.make(resultAction as Action.Any | string, params), action.name)
+        new InstructionRequest(
+          Instruction.make(resultAction as Action.Any | string, params),
+          action.name,
+          incarnation
+        )
       )
     })
     yield* Effect.forkIn(run, server.scope)
@@ -1812,7 +1845,7 @@ export const requestStop = (server: Server, reason: ExitReason.ExitReason, termi
   if (server.status !== "running") return
   server.status = server.terminating ? "stopping" : "restarting"
   server.stopRequest = reason
-  if (Queue.offerUnsafe(server.mailbox, wake)) server.wakeQueued = true
+  if (Queue.offerUnsafe(server.mailbox, wake)) server.wakesQueued++
 }
 
 /** The fiber running the current effect (to tell an agent stopping itself from a stop from outside). */
@@ -1835,7 +1868,7 @@ const awaitIncarnation = (server: Server): Effect.Effect<ExitReason.ExitReason> 
 export const stopServer = (server: Server, reason: ExitReason.ExitReason): Effect.Effect<ExitReason.ExitReason> =>
   Effect.gen(function*() {
     if (server.status === "stopped") return yield* Deferred.await(server.exited)
-    if (server.status === "restarting" && server.incarnationEnded) {
+    if (server.status === "restarting" && Deferred.isDoneUnsafe(server.incarnationExited)) {
       // between incarnations (a restart is pending): nothing runs, so it ends here
       server.terminating = true
       yield* terminate(server, reason)
@@ -1861,31 +1894,26 @@ export const stopIncarnation = (server: Server, reason: ExitReason.ExitReason): 
     return yield* awaitIncarnation(server)
   })
 
-/** What a crashed agent does with the item it was processing (see `crashedSignal`). */
-const settleCrashedItem = (server: Server, item: Item, reason: ExitReason.ExitReason): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const policy = server.options.crashedSignal
-    const signal = item instanceof CallRequest ? item.signal : item instanceof Request ? undefined : item
-    if (policy === "retryOnce" && !server.retried.has(item)) {
-      server.retried.add(item)
-      server.stash.unshift(item)
-      return
-    }
-    if (item instanceof CallRequest) {
-      Deferred.doneUnsafe(
-        item.reply,
-        Exit.fail(new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) }))
-      )
-    }
-    if (typeof policy === "object" && signal !== undefined) {
-      const failures = yield* deliverAll(server, policy.deadLetter, signal)
-      for (const failure of failures) {
-        yield* Effect.logError(
-          `agent ${server.name}#${server.id}: could not dead-letter ${signal.type}: ${failure.message}`
-        )
-      }
-    }
-  })
+/**
+ * What a crashed agent does with the item it was processing (see `crashedSignal`): synchronously, so that
+ * the item is stashed or answered before anything can look at the agent. Returns the signal to dead-letter.
+ */
+const settleCrashedItem = (server: Server, item: Item, reason: ExitReason.ExitReason): Signal.Signal | undefined => {
+  const policy = server.options.crashedSignal
+  const signal = item instanceof CallRequest ? item.signal : item instanceof Request ? undefined : item
+  if (policy === "retryOnce" && !server.retried.has(item)) {
+    server.retried.add(item)
+    server.stash.unshift(item)
+    return undefined
+  }
+  if (item instanceof CallRequest) {
+    Deferred.doneUnsafe(
+      item.reply,
+      Exit.fail(new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) }))
+    )
+  }
+  return typeof policy === "object" ? signal : undefined
+}
 
 /** The end of an incarnation: its timers and children go; then its supervisor decides, or the agent ends. */
 const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effect.Effect<void> =>
@@ -1898,8 +1926,35 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
       ? requested
       : ExitReason.crash(exit.cause)
     server.exitReason = reason
-    server.incarnationEnded = true
     if (server.status === "running") server.status = server.terminating ? "stopping" : "restarting"
+    // First, before any yield (a stop from outside may look at the agent meanwhile): what was not processed
+    // goes to the stash. The item being processed when it ended: if its state change was committed it was
+    // processed (a `call` waiting for its directives is answered); else, after a crash, as `crashedSignal`
+    // says, and after a requested stop that had to interrupt it, it stays queued.
+    const current = server.current
+    server.current = undefined
+    const leftover: Array<Item> = server.inflight === undefined ? [] : server.inflight.slice(server.next)
+    server.inflight = undefined
+    server.stash = [...leftover, ...server.stash].filter(countsAsQueued)
+    let deadLetter: Signal.Signal | undefined
+    if (current !== undefined) {
+      if (server.committed) {
+        if (current instanceof CallRequest) {
+          Deferred.doneUnsafe(
+            current.reply,
+            reason._tag === "Crash"
+              ? Exit.fail(new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) }))
+              : Exit.succeed(server.agent)
+          )
+        }
+      } else if (reason._tag === "Crash") {
+        deadLetter = settleCrashedItem(server, current, reason)
+      } else {
+        server.stash.unshift(current)
+      }
+    }
+    server.committed = false
+    server.incarnationEnded = true
     // Timers, cron jobs, sensors, spawned effects and running instructions end with the incarnation.
     server.jobs.clear()
     yield* Scope.close(server.scope, Exit.void)
@@ -1919,16 +1974,13 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
         )
       }
     }
-    // The item being processed when it ended: after a crash, as `crashedSignal` says; after a requested stop
-    // that had to interrupt it, it was not processed and stays queued.
-    const current = server.current
-    server.current = undefined
-    const leftover: Array<Item> = server.inflight === undefined ? [] : server.inflight.slice(server.next)
-    server.inflight = undefined
-    server.stash = [...leftover, ...server.stash].filter(countsAsQueued)
-    if (current !== undefined) {
-      if (reason._tag === "Crash") yield* settleCrashedItem(server, current, reason)
-      else server.stash.unshift(current)
+    if (deadLetter !== undefined && typeof server.options.crashedSignal === "object") {
+      const failures = yield* deliverAll(server, server.options.crashedSignal.deadLetter, deadLetter)
+      for (const failure of failures) {
+        yield* Effect.logError(
+          `agent ${server.name}#${server.id}: could not dead-letter ${deadLetter.type}: ${failure.message}`
+        )
+      }
     }
     if (reason._tag === "Crash") {
       const formatted = ExitReason.format(reason)
@@ -1940,7 +1992,7 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
     }
     // decided before anyone waiting on this incarnation resumes (a supervisor may relaunch it at once)
     const ended = server.incarnationExited
-    if (server.supervisorStopping) {
+    if (server.supervisorStopping && !server.terminating) {
       // its supervisor stopped it, and restarts or ends it itself
       Deferred.doneUnsafe(ended, Exit.succeed(reason))
       return
@@ -1989,7 +2041,7 @@ export const terminate = (
       leftover.push(...batch)
     }
     Queue.shutdownUnsafe(server.mailbox)
-    server.wakeQueued = false
+    server.wakesQueued = 0
     madeProgress(server) // senders waiting for room see it is gone
     let queued = 0
     for (const item of leftover) {
@@ -2056,8 +2108,11 @@ const launch = (server: Server): Effect.Effect<void> =>
     server.errors = 0
     server.status = "running"
     // The loop runs detached from the caller: the instance owns it and stops it (shutdownAll).
+    const run = Effect.onExit(loop(server), (exit) => incarnationEnded(server, exit))
+    // started at once, so that its exit handler is in place whatever happens next (the loop's first step yields)
     server.fiber = yield* Effect.forkDetach(
-      Effect.onExit(loop(server), (exit) => incarnationEnded(server, exit))
+      server.context === undefined ? run : Effect.provideContext(run, server.context),
+      { startImmediately: true }
     )
     for (const schedule of server.definition.schedules) yield* registerSchedule(server, schedule)
     yield* sensors.startDeclared(server, server.declaredSensors)

@@ -313,6 +313,7 @@ const launch = (server: Server, sensor: Sensor.Any, id: string, config: unknown)
   Effect.gen(function*() {
     if (server.status === "stopped") return
     const queue = yield* Queue.bounded<unknown>(capacity)
+    const incarnation = server.incarnation
     const running: Running = { id, sensor, queue, timers: Scope.forkUnsafe(server.scope), fiber: undefined }
     sensorsOf(server).set(id, running)
     const supervised = Effect.catchCause(
@@ -320,7 +321,7 @@ const launch = (server: Server, sensor: Sensor.Any, id: string, config: unknown)
       (cause) =>
         Cause.hasInterruptsOnly(cause)
           ? Effect.void
-          : enqueueFromSide(server, new ErrorReport(errorOf(cause), `sensor:${id}`))
+          : enqueueFromSide(server, new ErrorReport(errorOf(cause), `sensor:${id}`, incarnation))
     )
     // Started at once, so that its cleanup is in place before anything can interrupt it (a fiber interrupted
     // before its first step would never run `onExit`, and the sensor would stay listed).

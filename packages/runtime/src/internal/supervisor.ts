@@ -353,29 +353,36 @@ const control = (supervisor: Supervisor): Effect.Effect<void> =>
   Effect.gen(function*() {
     while (supervisor.status === "running") {
       const event = yield* Queue.take(supervisor.events)
+      // let the fibers already running have their turn first: children crashing at the same moment all report
+      // before the strategy acts (as a supervisor process takes the EXITs already in its mailbox)
+      yield* Effect.yieldNow
       if (supervisor.status !== "running") break
-      switch (event._tag) {
-        case "Exited":
-          // an exit of an earlier start (the child was restarted with others since) is not a new failure
-          if (event.generation === event.child.generation) yield* onExited(supervisor, event.child, event.reason)
-          break
-        case "Terminated":
-          forget(supervisor, event.child)
-          break
-        case "RestartDue":
-          yield* restartGroup(supervisor, event.children, event.failed)
-          break
-      }
+      // an event is handled whole: stopping the supervisor waits for it rather than cutting it in half
+      yield* Effect.uninterruptible(handle(supervisor, event))
     }
   }).pipe(Effect.interruptible)
 
-const forget = (supervisor: Supervisor, child: ChildRecord): void => {
-  child.state = "stopped"
-  if (child.pending !== undefined) {
-    child.pending.interruptUnsafe()
-    child.pending = undefined
+const handle = (supervisor: Supervisor, event: Event): Effect.Effect<void> => {
+  switch (event._tag) {
+    case "Exited":
+      // an exit of an earlier start (the child was restarted with others since) is not a new failure
+      return event.generation === event.child.generation
+        ? onExited(supervisor, event.child, event.reason)
+        : Effect.void
+    case "Terminated":
+      forget(supervisor, event.child)
+      return Effect.void
+    case "RestartDue":
+      return restartGroup(supervisor, event.children, event.failed)
   }
-  supervisor.pending.delete(child)
+}
+
+/**
+ * The child is gone for good. A pending group restart timer it holds is left running: its siblings still
+ * restart when it fires (a stopped child is skipped); stopping the supervisor interrupts it.
+ */
+const forget = (_supervisor: Supervisor, child: ChildRecord): void => {
+  child.state = "stopped"
 }
 
 const shouldRestart = (restart: Restart, reason: ExitReason.ExitReason): boolean =>
@@ -524,6 +531,13 @@ const restartGroup = (
         continue
       }
       const started = yield* Effect.exit(startChild(supervisor, child))
+      if (
+        Exit.isFailure(started) && child.server !== undefined &&
+        (child.server.terminating || child.server.status === "stopped")
+      ) {
+        forget(supervisor, child) // stopped for good meanwhile: nothing to restart
+        continue
+      }
       if (Exit.isSuccess(started)) {
         child.restartsTotal++
         yield* Metric.update(restartsTotal, 1)
@@ -591,6 +605,7 @@ const giveUp = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason.E
     child.state = "stopped"
     yield* retire(supervisor, child, reason)
     supervisor.status = "stopping"
+    interruptPending(supervisor)
     yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, true)
     supervisor.status = "stopped"
     const exit = ExitReason.error(new RuntimeError.SupervisorGaveUp({ supervisorId: supervisor.id, reason: why }))
@@ -600,12 +615,19 @@ const giveUp = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason.E
     supervisor.parent?.exited(exit)
   })
 
+const interruptPending = (supervisor: Supervisor): void => {
+  for (const child of supervisor.pending) {
+    child.pending?.interruptUnsafe()
+    child.pending = undefined
+  }
+  supervisor.pending.clear()
+}
+
 /** Stops the control loop only: no more restarts (its children are stopped by someone else). */
 export const stopRestarts = (supervisor: Supervisor): Effect.Effect<void> =>
   Effect.suspend(() => {
     supervisor.status = "stopping"
-    for (const child of supervisor.pending) child.pending?.interruptUnsafe()
-    supervisor.pending.clear()
+    interruptPending(supervisor)
     return supervisor.fiber === undefined ? Effect.void : Fiber.interrupt(supervisor.fiber)
   })
 
@@ -614,6 +636,7 @@ export const stop = (supervisor: Supervisor, reason: ExitReason.ExitReason): Eff
   Effect.gen(function*() {
     if (supervisor.status !== "running") return yield* Deferred.await(supervisor.exited)
     supervisor.status = "stopping"
+    interruptPending(supervisor)
     if (supervisor.fiber !== undefined) yield* Fiber.interrupt(supervisor.fiber)
     yield* stopChildren(supervisor, supervisor.children, reason, true)
     supervisor.status = "stopped"
