@@ -391,7 +391,7 @@ describe("docs/supervision.md: intensity and backoff", () => {
 })
 
 describe("docs/supervision.md: escalation", () => {
-  it.effect("app gives up; root restarts the app subtree afresh, with new agents under the same ids", () =>
+  it.effect("app gives up; root restarts the app subtree: its agents are relaunched in place, under the same refs", () =>
     Effect.gen(function*() {
       const root = yield* Supervisor.start({ id: "root" }, [
         Supervisor.supervisor({ id: "app", strategy: "one_for_one", intensity: 2, period: "5 seconds" }, [
@@ -402,39 +402,120 @@ describe("docs/supervision.md: escalation", () => {
       const events = yield* Kido.inspect
       const support = yield* refOf(Support, "support")
       const billing = yield* refOf(Billing, "billing")
+      yield* AgentServer.call(support, yield* ui("ticket.open", { subject: "Cannot log in" }))
       yield* AgentServer.call(billing, yield* ui("invoice.issue", { amount: 10 }))
       for (let i = 0; i < 3; i++) yield* Effect.flip(AgentServer.call(support, yield* poisonTicket))
       const seen = yield* until(events, (e) => e._tag === "ChildRestarted" && e.supervisorId === "root")
       const gaveUp = seen.find(isTag("SupervisorGaveUp"))
       assert.isDefined(gaveUp)
+      assert.strictEqual(gaveUp!.supervisorId, "app")
       assert.isTrue(gaveUp!.escalated)
       assert.deepStrictEqual((yield* Supervisor.children(root)).map((c) => [c.id, c.state, c.restarts]), [
         ["app", "running", 1]
       ])
-      // new agents, from their initial states; the old refs say AgentStopped
-      const newBilling = yield* refOf(Billing, "billing")
-      assert.notStrictEqual(newBilling, billing)
-      assert.strictEqual((yield* AgentServer.state(newBilling)).state.balance, 0)
-      const stale = yield* Effect.flip(AgentServer.call(billing, yield* ui("invoice.issue", { amount: 1 })))
-      assert.strictEqual(stale._tag, "AgentStopped")
+      // the same agents: the registry holds the refs taken before the first crash
+      assert.strictEqual(yield* refOf(Support, "support"), support)
+      assert.strictEqual(yield* refOf(Billing, "billing"), billing)
+      // relaunched in place, from their initial states, each restart counted
+      const supportStatus = yield* AgentServer.status(support)
+      const billingStatus = yield* AgentServer.status(billing)
+      assert.deepStrictEqual(
+        [supportStatus.status, supportStatus.restarts],
+        ["running", 3],
+        "twice by app, once with app"
+      )
+      assert.deepStrictEqual([billingStatus.status, billingStatus.restarts], ["running", 1], "once with app")
+      assert.deepStrictEqual((yield* AgentServer.state(support)).state, { open: 0, resolved: 0 })
+      assert.deepStrictEqual((yield* AgentServer.state(billing)).state, { balance: 0, invoices: 0 })
+      // the old refs keep working
+      assert.strictEqual((yield* AgentServer.call(billing, yield* ui("invoice.issue", { amount: 1 }))).state.balance, 1)
+      assert.strictEqual(
+        (yield* AgentServer.call(support, yield* ui("ticket.open", { subject: "Refund" }))).state.open,
+        1
+      )
+      // no agent started anew, none stopped for good: billing's incarnation was stopped for the restart
+      assert.deepStrictEqual(seen.filter((e) => e._tag === "AgentStarted" || e._tag === "AgentStopped"), [])
+      assert.deepStrictEqual(
+        seen.filter(isTag("ChildStopping")).map((e) => [e.supervisorId, e.childId]),
+        [["app", "billing"]]
+      )
+      assert.strictEqual(yield* Kido.count, 2)
     }).pipe(Effect.scoped, Effect.provide(Kido.layer())))
 
-  it.effect("a nested supervisor's own restart options: a temporary one is not restarted", () =>
+  it.effect("what is sent to the old refs while the subtree restarts waits in their mailboxes", () =>
+    Effect.gen(function*() {
+      const events = yield* Kido.inspect
+      yield* Supervisor.start({ id: "root" }, [
+        Supervisor.supervisor({ id: "app", intensity: 0 }, [
+          Supervisor.child(Support, { id: "support" }),
+          Supervisor.child(Billing, { id: "billing" })
+        ], { backoff: Schedule.spaced("1 second") })
+      ])
+      const support = yield* refOf(Support, "support")
+      const billing = yield* refOf(Billing, "billing")
+      yield* AgentServer.call(billing, yield* ui("invoice.issue", { amount: 100 }))
+      yield* AgentServer.cast(support, yield* poisonTicket)
+      const decided = (yield* until(events, (e) => e._tag === "ChildRestarting" && e.supervisorId === "root"))
+        .at(-1) as Inspection.ChildRestarting
+      assert.strictEqual(decided.childId, "app")
+      assert.strictEqual(decided.delayMillis, 1000)
+      assert.strictEqual((yield* AgentServer.status(billing)).status, "restarting")
+      assert.strictEqual((yield* AgentServer.status(support)).status, "restarting")
+      yield* AgentServer.cast(billing, yield* ui("invoice.issue", { amount: 5 }))
+      yield* AgentServer.cast(support, yield* ui("ticket.open", { subject: "Refund" }))
+      yield* settle
+      assert.strictEqual((yield* AgentServer.status(billing)).queued, 1, "it waits")
+      assert.strictEqual((yield* AgentServer.state(billing)).state.balance, 100, "nothing ran it yet")
+      yield* TestClock.adjust("999 millis")
+      yield* settle
+      assert.strictEqual((yield* AgentServer.status(billing)).status, "restarting")
+      yield* TestClock.adjust("1 millis")
+      yield* until(events, (e) => e._tag === "ChildRestarted" && e.supervisorId === "root")
+      yield* settle
+      // the new incarnations handled what waited, from their initial states
+      const after = yield* AgentServer.status(billing)
+      assert.deepStrictEqual([after.status, after.restarts, after.queued], ["running", 1, 0])
+      assert.deepStrictEqual((yield* AgentServer.state(billing)).state, { balance: 5, invoices: 1 })
+      assert.deepStrictEqual((yield* AgentServer.state(support)).state, { open: 1, resolved: 0 })
+      assert.strictEqual((yield* AgentServer.status(support)).restarts, 1)
+      assert.strictEqual(yield* refOf(Billing, "billing"), billing)
+    }).pipe(Effect.scoped, Effect.provide(Kido.layer())))
+
+  it.effect("a nested supervisor's own restart options: a temporary one is not restarted, and its agents end", () =>
     Effect.gen(function*() {
       const events = yield* Kido.inspect
       const root = yield* Supervisor.start({ id: "root" }, [
         Supervisor.child(Billing, { id: "billing" }),
-        Supervisor.supervisor({ id: "app", intensity: 0 }, [Supervisor.child(Support, { id: "support" })], {
+        Supervisor.supervisor({ id: "app", intensity: 0 }, [
+          Supervisor.child(Support, { id: "support" }),
+          Supervisor.child(Billing, { id: "ledger" })
+        ], {
           restart: "temporary"
         })
       ])
-      yield* AgentServer.cast(yield* refOf(Support, "support"), yield* poisonTicket)
+      const support = yield* refOf(Support, "support")
+      const ledger = yield* refOf(Billing, "ledger")
+      yield* AgentServer.cast(support, yield* poisonTicket)
       yield* until(events, isTag("SupervisorGaveUp"))
       yield* settle
       assert.deepStrictEqual((yield* Supervisor.children(root)).map((c) => [c.id, c.state]), [
         ["billing", "running"],
         ["app", "stopped"]
       ])
+      // not restarted: its agents end for good, the crashed one with its crash reason, the other with shutdown
+      const supportStatus = yield* AgentServer.status(support)
+      const ledgerStatus = yield* AgentServer.status(ledger)
+      assert.strictEqual(supportStatus.status, "stopped")
+      assert.strictEqual(
+        ExitReason.format(supportStatus.exitReason!),
+        "crashed: Action \"open_ticket\" died: poison ticket"
+      )
+      assert.strictEqual(ledgerStatus.status, "stopped")
+      assert.strictEqual(ledgerStatus.exitReason, ExitReason.shutdown)
+      assert.isTrue(Option.isNone(yield* Kido.whereis("support")))
+      assert.isTrue(Option.isNone(yield* Kido.whereis("ledger")))
+      const stale = yield* Effect.flip(AgentServer.call(ledger, yield* ui("invoice.issue", { amount: 1 })))
+      assert.strictEqual(stale._tag, "AgentStopped")
     }).pipe(Effect.scoped, Effect.provide(Kido.layer())))
 
   it.effect("when the top gives up too, Supervisor.await says so", () =>

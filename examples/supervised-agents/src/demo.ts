@@ -3,7 +3,8 @@
  * (one_for_one, at most 2 restarts within 5 seconds), which runs under the supervisor `root`. The demo sends
  * them work, crashes the support agent with a poison ticket and shows `app` restarting it with fresh state
  * while billing keeps its state and keeps answering; then it crashes support past `app`'s intensity, so `app`
- * gives up, and its parent `root` restarts the whole `app` subtree afresh.
+ * gives up, and its parent `root` restarts the whole `app` subtree: both agents are relaunched in place, from
+ * their initial states, and the refs the demo took at the start keep working.
  *
  * Everything printed about what happened comes from the runtime's inspection events (the lines indented
  * under the step that caused them) or from replies and states read at that moment; nothing is hard-coded.
@@ -46,6 +47,8 @@ export const narrate = (event: Inspection.Event): string | undefined => {
       return `[${event.supervisorId}] started ${event.children.join(", ")}`
     case "AgentStopped":
       return `${event.agentId} stopped (${event.reason})`
+    case "ChildStopping":
+      return `[${event.supervisorId}] stopping ${event.childId} (${event.reason})`
     case "ChildRestarting":
       return `[${event.supervisorId}] restarting ${event.childId} in ${event.delayMillis} ms`
     case "ChildRestarted":
@@ -75,6 +78,21 @@ const find = <S>(id: string) =>
 const showSupport = (s: SupportState) => `open ${s.open}, resolved ${s.resolved}`
 const showBilling = (s: BillingState) => `balance ${s.balance}, invoices ${s.invoices}`
 const times = (n: number) => `${n} time${n === 1 ? "" : "s"}`
+
+/**
+ * What an agent is after a restart, read through `ref` (the ref taken at the start): its state, whether that
+ * is its initial state, whether the registry still holds this very ref under its id, and its restart count.
+ */
+const afterRestart = <S>(ref: AgentServer.AgentRef<S>, initial: S, show: (state: S) => string) =>
+  Effect.gen(function*() {
+    const state = (yield* AgentServer.state(ref)).state
+    const sameRef = (yield* find<S>(ref.id)) === ref
+    const status = yield* AgentServer.status(ref)
+    const line = `${ref.id}: ${show(state)}${Equal.equals(state, initial) ? " (its initial state)" : ""}, ${
+      sameRef ? "same ref" : "a new ref"
+    }, ${status.status}, restarted ${times(status.restarts)}`
+    return { state, sameRef, status, line }
+  })
 
 /**
  * The demo, for a Kido instance and a scope (the supervisors stop when the scope closes). It prints through
@@ -141,14 +159,9 @@ export const run = Effect.gen(function*() {
   // 2. A poison ticket crashes support; app restarts it, billing is not touched.
   yield* send(support, "ticket.open", poison, "(poison)", showSupport)
   yield* narrateUntil(restarted("app", "support"))
-  const supportAfter = (yield* AgentServer.state(support)).state
-  const sameRef = (yield* find<SupportState>("support")) === support
-  const restarts = (yield* AgentServer.status(support)).restarts
-  yield* say(
-    `support: ${showSupport(supportAfter)}${
-      Equal.equals(supportAfter, initialSupport) ? " (its initial state)" : ""
-    }, ${sameRef ? "same ref" : "a new ref"}, restarted ${times(restarts)}`
-  )
+  const supportRestarted = yield* afterRestart(support, initialSupport, showSupport)
+  const supportAfter = supportRestarted.state
+  yield* say(supportRestarted.line)
   const billingAfter = (yield* AgentServer.state(billing)).state
   yield* say(
     `billing: ${showBilling(billingAfter)} (${
@@ -162,18 +175,16 @@ export const run = Effect.gen(function*() {
   yield* narrateUntil(restarted("app", "support"))
   yield* send(support, "ticket.open", poison, "(poison)", showSupport)
   yield* narrateUntil(restarted(root.id, "app"))
-  const supportNew = yield* find<SupportState>("support")
-  const billingNew = yield* find<BillingState>("billing")
-  const fresh = {
-    support: (yield* AgentServer.state(supportNew)).state,
-    billing: (yield* AgentServer.state(billingNew)).state
+
+  // 4. root restarted the app subtree in place: the refs taken at the start, before any crash, still work.
+  const initialBilling = (yield* Billing.new()).state
+  const escalated = {
+    support: yield* afterRestart(support, initialSupport, showSupport),
+    billing: yield* afterRestart(billing, initialBilling, showBilling)
   }
-  const oldRefs = (yield* AgentServer.status(support)).status
-  yield* say(
-    `app started afresh: support ${showSupport(fresh.support)}; billing ${showBilling(fresh.billing)} (${
-      supportNew === support ? "the same agents" : "new agents"
-    }: old refs say "${oldRefs}")`
-  )
+  yield* say(escalated.support.line)
+  yield* say(escalated.billing.line)
+  const invoiced = yield* send(billing, "invoice.issue", { amount: 30 }, "30", showBilling)
 
   // What the events say, in sum.
   const count = (supervisorId: string, childId: string) => seen.filter(restarted(supervisorId, childId)).length
@@ -183,7 +194,17 @@ export const run = Effect.gen(function*() {
       gaveUp ? ", then gave up" : ""
     }; root restarted app ${times(count(root.id, "app"))}.`
   )
-  return { lines, seen, initialSupport, supportAfter, billingBefore, billingAfter, fresh, refs: { support, billing } }
+  return {
+    lines,
+    seen,
+    initialSupport,
+    supportAfter,
+    billingBefore,
+    billingAfter,
+    escalated,
+    invoiced,
+    refs: { support, billing }
+  }
 }).pipe(Effect.provideService(References.MinimumLogLevel, "None"))
 
 /** The demo with its own Kido instance: what `npm start` runs. */

@@ -770,6 +770,23 @@ const codeDescriptions: Readonly<Record<CarriesCode["_tag"], string>> = {
 
 const customTagPattern = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+$/
 
+/**
+ * Whether `u` is a valid custom directive tag (see {@link CustomTag}): two or more dot-separated segments of
+ * `[A-Za-z0-9_-]`, so never a built-in tag.
+ *
+ * @example
+ * ```ts
+ * import { Directive } from "@kido/core"
+ *
+ * Directive.isCustomTag("email.Send") // => true
+ * Directive.isCustomTag("Emit") // => false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isCustomTag = (u: unknown): u is CustomTag => typeof u === "string" && customTagPattern.test(u)
+
 type Props = { readonly [key: string]: unknown }
 
 // Builds a directive on `proto` with `_tag` first and the defined props in the given order.

@@ -205,11 +205,7 @@ export type StartOptions = internal.StartInput
  * @category models
  * @since 0.1.0
  */
-export type StartError =
-  | RuntimeError.AgentAlreadyStarted
-  | RuntimeError.InvalidStartOptions
-  | RuntimeError.AgentStopped
-  | Agent.InvalidState
+export type StartError = internal.StartFailure
 
 /**
  * Why a {@link call} got no agent back.
@@ -224,14 +220,7 @@ export type StartError =
  * @category models
  * @since 0.1.0
  */
-export type CallError =
-  | Signal.InvalidSignal
-  | RuntimeError.Unroutable
-  | RuntimeError.MailboxFull
-  | RuntimeError.AgentStopped
-  | RuntimeError.AgentCrashed
-  | RuntimeError.CallTimeout
-  | RuntimeError.InvalidStartOptions
+export type CallError = internal.CallFailure
 
 /**
  * The options of {@link call}: `timeout` (default: the agent's `callTimeout`) and `reply` (default: the

@@ -312,8 +312,9 @@ export interface ChildRestarting extends SupervisionBase {
 }
 
 /**
- * A child is being stopped by its supervisor so that it restarts with a failed sibling (`one_for_all`,
- * `rest_for_one`); it finishes its current signal first. `ChildRestarting` and `ChildRestarted` follow.
+ * A child is being stopped by its supervisor to be restarted, not for good: with a failed sibling
+ * (`one_for_all`, `rest_for_one`), or because the supervisor itself gave up or is being restarted by its parent
+ * (its agents are then kept for the restart). It finishes its current signal first.
  *
  * @example
  * ```ts

@@ -25,7 +25,7 @@
  *
  * @since 0.1.0
  */
-import type { Agent } from "@kido/core"
+import { type Agent, Directive } from "@kido/core"
 import type { PubSub, Scope } from "effect"
 import { Duration, Effect, Layer, Option, Stream } from "effect"
 import type { AgentRef, Options, StartError, StartOptions } from "./AgentServer.ts"
@@ -101,20 +101,6 @@ export interface Config extends Options {
   } | undefined
 }
 
-const builtInTags = new Set([
-  "Emit",
-  "Error",
-  "Spawn",
-  "SpawnAgent",
-  "AdoptChild",
-  "StopChild",
-  "Schedule",
-  "Cron",
-  "CronCancel",
-  "RunInstruction",
-  "Stop"
-])
-
 const makeKido = (config: Config | undefined) =>
   Effect.gen(function*() {
     const defaults = internal.resolveOptions(internal.defaultOptions, config)
@@ -125,10 +111,7 @@ const makeKido = (config: Config | undefined) =>
     )
     for (const executor of config?.executors ?? []) {
       const tag: unknown = executor?.tag
-      if (
-        typeof tag !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(tag) || builtInTags.has(tag) ||
-        tag.startsWith("kido.")
-      ) {
+      if (!Directive.isCustomTag(tag) || tag.startsWith("kido.")) {
         return yield* new RuntimeError.InvalidStartOptions({
           option: "executors",
           reason:

@@ -211,7 +211,8 @@ export const child = <S>(definition: Agent.Definition<S>, options: ChildOptions)
 
 /**
  * A supervisor as a child of another: its own options and children, and how it is restarted when it gives
- * up (default `permanent`). Restarting it starts it afresh, children and all.
+ * up (default `permanent`). Restarting it starts it again from its options and children, and its agents are relaunched in place
+ * (same ids, refs and mailboxes; initial state).
  *
  * @example
  * ```ts

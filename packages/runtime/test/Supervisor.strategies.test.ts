@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Agent } from "@kido/core"
 import { AgentServer, Bus, ErrorPolicy, ExitReason, Kido, RuntimeError, Supervisor } from "@kido/runtime"
-import { Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
 import { TestClock } from "effect/testing"
 import {
   countOf,
@@ -640,7 +640,7 @@ describe("intensity", () => {
       assert.strictEqual(yield* statusOf(a), "stopped")
     })).pipe(Effect.provide(Kido.layer())))
 
-  it.effect("escalation: an inner supervisor that gives up is restarted afresh by its parent, which gives up in turn", () =>
+  it.effect("escalation: an inner supervisor that gives up is restarted by its parent, its agents in place; the parent gives up in turn and they end", () =>
     Effect.scoped(Effect.gen(function*() {
       const events = yield* inspection
       const outer = yield* Supervisor.start({ id: "outer", intensity: 1, period: "10 seconds" }, [
@@ -652,30 +652,33 @@ describe("intensity", () => {
       ])
       const x = yield* ref("x")
       yield* incs(x, 4)
-      const a1 = yield* ref("a")
-      const b1 = yield* ref("b")
-      yield* incs(b1, 5)
-      // two crashes of a within 5 s: inner gives up, outer restarts it afresh
-      yield* crash(a1)
-      yield* waitUntil("a to restart", Effect.map(AgentServer.status(a1), (s) => s.restarts === 1))
-      yield* crash(a1)
+      const a = yield* ref("a")
+      const b = yield* ref("b")
+      yield* incs(a, 1)
+      yield* incs(b, 5)
+      // two crashes of a within 5 s: inner gives up, outer restarts it, which relaunches a and b in place
+      yield* crash(a)
+      yield* waitUntil("a to restart", Effect.map(AgentServer.status(a), (s) => s.restarts === 1))
+      yield* crash(a)
       yield* waitUntil(
         "outer to restart inner",
         Effect.map(Supervisor.children(outer), (cs) => cs[1]!.restarts === 1 && cs[1]!.state === "running")
       )
-      assert.strictEqual(yield* statusOf(a1), "stopped", "the old incarnation of the tree is gone")
-      assert.strictEqual(yield* statusOf(b1), "stopped")
-      const a2 = yield* ref("a")
-      const b2 = yield* ref("b")
-      assert.notStrictEqual(b2, b1, "restarted afresh: new agents")
-      assert.strictEqual(yield* countOf(a2), 7, "a from its initial state")
-      assert.strictEqual(yield* countOf(b2), 0, "b from its initial state")
+      assert.strictEqual(yield* ref("a"), a, "the same agent under its id")
+      assert.strictEqual(yield* ref("b"), b)
+      const [aStatus, bStatus] = [yield* AgentServer.status(a), yield* AgentServer.status(b)]
+      assert.deepStrictEqual([aStatus.status, aStatus.restarts], ["running", 2], "once by inner, once with inner")
+      assert.deepStrictEqual([bStatus.status, bStatus.restarts], ["running", 1], "once with inner")
+      assert.strictEqual(yield* countOf(a), 7, "a from its initial state")
+      assert.strictEqual(yield* countOf(b), 0, "b from its initial state")
       assert.strictEqual(yield* countOf(x), 4, "x untouched (one_for_one)")
+      assert.strictEqual((yield* call(b, "inc")).state.count, 1, "the old ref works")
       assert.deepStrictEqual(
         (yield* Supervisor.children(outer)).map((cs) => [cs.id, cs.kind, cs.state, cs.restarts]),
         [["x", "agent", "running", 0], ["inner", "supervisor", "running", 1]]
       )
       assert.strictEqual((yield* AgentServer.status(x)).restarts, 0)
+      assert.strictEqual(yield* Kido.count, 3)
       let seen = yield* events.all
       let gaveUp = ofTag(seen, "SupervisorGaveUp")
       assert.deepStrictEqual(gaveUp.map((e) => [e.supervisorId, e.escalated]), [["inner", true]])
@@ -684,27 +687,79 @@ describe("intensity", () => {
         ["inner"]
       )
       assert.include(ofTag(seen, "ChildRestarting").find((e) => e.supervisorId === "outer")!.reason, "gave up")
-      // again within outer's period: inner gives up, and outer (intensity 1) gives up too
+      assert.deepStrictEqual(ofTag(seen, "AgentStarted").map((e) => e.agentId), ["x", "a", "b"], "no new agent")
+      assert.deepStrictEqual(ofTag(seen, "AgentStopped"), [], "none stopped for good")
+      assert.deepStrictEqual(
+        ofTag(seen, "ChildStopping").map((e) => [e.supervisorId, e.childId]),
+        [["inner", "b"]],
+        "inner stopped b's incarnation as it gave up"
+      )
+      // again within outer's period: inner gives up, and outer (intensity 1) gives up too, at the top: the
+      // agents inner kept end for good, a with its crash, b with shutdown
       yield* TestClock.adjust("1 second")
-      yield* crash(a2)
-      yield* waitUntil("a to restart", Effect.map(AgentServer.status(a2), (s) => s.restarts === 1))
-      yield* crash(a2)
+      yield* crash(a)
+      yield* waitUntil("a to restart", Effect.map(AgentServer.status(a), (s) => s.restarts === 3))
+      yield* crash(a)
       const reason = yield* Supervisor.await(outer)
       assert.strictEqual(reason._tag, "Error")
       assert.instanceOf(reason._tag === "Error" ? reason.error : undefined, RuntimeError.SupervisorGaveUp)
       assert.include(ExitReason.format(reason), "outer")
-      for (const r of [x, a2, b2]) assert.strictEqual(yield* statusOf(r), "stopped")
+      for (const r of [x, a, b]) assert.strictEqual(yield* statusOf(r), "stopped")
+      assert.strictEqual(
+        ExitReason.format((yield* AgentServer.status(a)).exitReason!),
+        "crashed: Action \"boom\" died: boom"
+      )
+      assert.strictEqual((yield* AgentServer.status(b)).exitReason, ExitReason.shutdown)
+      assert.strictEqual((yield* AgentServer.status(x)).exitReason, ExitReason.shutdown)
       assert.strictEqual(yield* Kido.count, 0)
+      assert.isTrue(Option.isNone(yield* Kido.whereis("a")))
+      assert.strictEqual((yield* Effect.flip(call(b, "inc")))._tag, "AgentStopped")
       seen = yield* events.all
       gaveUp = ofTag(seen, "SupervisorGaveUp")
       assert.deepStrictEqual(gaveUp.map((e) => [e.supervisorId, e.escalated]), [["inner", true], ["inner", true], [
         "outer",
         false
       ]])
+      assert.deepStrictEqual(ofTag(seen, "AgentStarted").map((e) => e.agentId), ["x", "a", "b"])
+      assert.sameMembers(ofTag(seen, "AgentStopped").map((e) => `${e.agentId} ${e.reason}`), [
+        "x shutdown",
+        "b shutdown"
+      ])
+      assert.deepStrictEqual(
+        (yield* Supervisor.children(outer)).map((cs) => [cs.id, cs.state]),
+        [["x", "stopped"], ["inner", "stopped"]]
+      )
     })).pipe(Effect.provide(Kido.layer())))
 })
 
 describe("escalation and restart types of nested supervisors", () => {
+  it.effect("one_for_all: a nested supervisor restarted with a failed sibling relaunches its agents in place", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const events = yield* inspection
+      const outer = yield* Supervisor.start({ id: "outer", strategy: "one_for_all" }, [
+        Supervisor.child(Worker, { id: "x" }),
+        Supervisor.supervisor({ id: "inner" }, [Supervisor.child(Worker, { id: "a", state: { count: 7 } })])
+      ])
+      const x = yield* ref("x")
+      const a = yield* ref("a")
+      yield* incs(a, 2)
+      yield* crash(x)
+      yield* waitUntil("the group to restart", Effect.map(Supervisor.children(outer), (cs) => cs[1]!.restarts === 1))
+      yield* settle
+      assert.strictEqual(yield* ref("a"), a, "the same agent under its id")
+      const status = yield* AgentServer.status(a)
+      assert.deepStrictEqual([status.status, status.restarts], ["running", 1])
+      assert.strictEqual(yield* countOf(a), 7, "from its initial state")
+      assert.strictEqual((yield* call(a, "inc")).state.count, 8)
+      const seen = yield* events.all
+      assert.deepStrictEqual(ofTag(seen, "AgentStarted").map((e) => e.agentId), ["x", "a"], "no new agent")
+      assert.deepStrictEqual(ofTag(seen, "AgentStopped"), [])
+      assert.deepStrictEqual(ofTag(seen, "ChildStopping").map((e) => [e.supervisorId, e.childId]), [
+        ["outer", "inner"],
+        ["inner", "a"]
+      ])
+    })).pipe(Effect.provide(Kido.layer())))
+
   it.effect("a temporary nested supervisor that gives up stays stopped; its parent goes on", () =>
     Effect.scoped(Effect.gen(function*() {
       const events = yield* inspection
@@ -868,7 +923,7 @@ describe("start failures", () => {
       assert.deepStrictEqual((yield* Supervisor.children(sup)).map((c) => [c.state, c.restarts]), [["running", 1]])
     })).pipe(Effect.provide(Kido.layer())))
 
-  it.effect("a nested supervisor whose child's id was taken while it restarted: the attempt counts, the next succeeds", () =>
+  it.effect("a nested supervisor's agents keep their ids while it restarts: Kido.start with one fails, the restart succeeds", () =>
     Effect.scoped(Effect.gen(function*() {
       const events = yield* inspection
       const outer = yield* Supervisor.start({ id: "outer", intensity: 5 }, [
@@ -876,25 +931,139 @@ describe("start failures", () => {
           backoff: Supervisor.backoff({ min: "1 second", max: "1 minute" })
         })
       ])
-      const a1 = yield* ref("a")
-      yield* crash(a1) // inner (intensity 0) gives up at once; outer restarts it in 1 s
-      yield* settle
-      assert.strictEqual(yield* statusOf(a1), "stopped")
-      const squatter = yield* Kido.start(Worker, { id: "a" })
-      yield* TestClock.adjust("1 second") // fails: the id is taken; next attempt in 2 s
+      const a = yield* ref("a")
+      yield* incs(a, 2)
+      yield* crash(a) // inner (intensity 0) gives up at once; outer restarts it in 1 s
       yield* settle
       assert.deepStrictEqual((yield* Supervisor.children(outer)).map((c) => [c.state, c.restarts]), [["restarting", 0]])
-      yield* AgentServer.stop(squatter)
-      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual(yield* statusOf(a), "restarting")
+      assert.strictEqual(yield* ref("a"), a, "still registered under its id")
+      const taken = yield* Effect.flip(Kido.start(Worker, { id: "a" }))
+      assert.instanceOf(taken, RuntimeError.AgentAlreadyStarted)
+      assert.strictEqual(yield* Kido.count, 1)
+      yield* cast(a, "inc") // sent while the subtree restarts: it waits for the next incarnation
+      yield* settle
+      assert.strictEqual((yield* AgentServer.status(a)).queued, 1)
+      yield* TestClock.adjust("1 second")
       yield* settle
       assert.deepStrictEqual((yield* Supervisor.children(outer)).map((c) => [c.state, c.restarts]), [["running", 1]])
-      const a2 = yield* ref("a")
-      assert.notStrictEqual(a2, squatter)
-      assert.strictEqual(yield* statusOf(a2), "running")
-      const restarting = ofTag(yield* events.all, "ChildRestarting").filter((e) => e.supervisorId === "outer")
-      assert.deepStrictEqual(restarting.map((e) => e.delayMillis), [1000, 2000])
-      assert.include(restarting[1]!.reason, "already")
+      assert.strictEqual(yield* ref("a"), a)
+      const status = yield* AgentServer.status(a)
+      assert.deepStrictEqual([status.status, status.restarts, status.queued], ["running", 1, 0])
+      assert.strictEqual(yield* countOf(a), 1, "from its initial state, plus the inc that waited")
+      const seen = yield* events.all
+      const restarting = ofTag(seen, "ChildRestarting").filter((e) => e.supervisorId === "outer")
+      assert.deepStrictEqual(restarting.map((e) => e.delayMillis), [1000])
+      assert.strictEqual(ofTag(seen, "AgentStarted").length, 1, "no new agent")
     })).pipe(Effect.provide(Kido.layer())))
+
+  it.effect("a nested supervisor whose agent cannot be relaunched: the failed attempt counts towards its parent's intensity", () =>
+    Effect.scoped(Effect.gen(function*() {
+      gate.open = true
+      yield* Effect.addFinalizer(() => Effect.sync(() => void (gate.open = true)))
+      const events = yield* inspection
+      const outer = yield* Supervisor.start({ id: "outer", intensity: 1, period: "1 minute" }, [
+        Supervisor.child(Worker, { id: "x" }),
+        Supervisor.supervisor({ id: "inner", intensity: 0 }, [Supervisor.child(Gated, { id: "g" })], {
+          backoff: Schedule.spaced("1 second")
+        })
+      ])
+      const g = yield* ref("g")
+      gate.open = false
+      yield* crash(g) // inner gives up; outer's first restart (1 of 1), in 1 s
+      yield* settle
+      assert.deepStrictEqual((yield* Supervisor.children(outer)).map((c) => [c.id, c.state]), [
+        ["x", "running"],
+        ["inner", "restarting"]
+      ])
+      yield* TestClock.adjust("1 second") // the attempt fails (g's state fails its schema): a second restart
+      yield* settle
+      const seen = yield* events.all
+      assert.deepStrictEqual(
+        (yield* Supervisor.children(outer)).map((c) => [c.id, c.state]),
+        [["x", "stopped"], ["inner", "stopped"]],
+        "outer gave up"
+      )
+      const reason = yield* Supervisor.await(outer)
+      assert.strictEqual(reason._tag, "Error")
+      assert.include(ExitReason.format(reason), "Supervisor \"outer\" gave up: more than 1 restart within 1m")
+      assert.include(ExitReason.format(reason), "the gate is closed")
+      assert.deepStrictEqual(
+        ofTag(seen, "ChildRestarting").filter((e) => e.supervisorId === "outer").map((e) => [e.childId, e.delayMillis]),
+        [["inner", 1000]]
+      )
+      assert.deepStrictEqual(ofTag(seen, "SupervisorGaveUp").map((e) => e.supervisorId), ["inner", "outer"])
+      assert.strictEqual(ofTag(seen, "ChildRestarted").length, 0)
+      assert.strictEqual(yield* Kido.count, 0)
+    })).pipe(Effect.provide(Kido.layer())))
+
+  it.effect("a failed restart attempt of a nested supervisor keeps its agents: the next attempt relaunches them in place", () =>
+    Effect.scoped(Effect.gen(function*() {
+      gate.open = true
+      yield* Effect.addFinalizer(() => Effect.sync(() => void (gate.open = true)))
+      const outer = yield* Supervisor.start({ id: "outer", intensity: 5 }, [
+        Supervisor.supervisor({ id: "inner", intensity: 0 }, [
+          Supervisor.child(Worker, { id: "a" }),
+          Supervisor.child(Gated, { id: "g" })
+        ], { backoff: Schedule.spaced("1 second") })
+      ])
+      const a = yield* ref("a")
+      const g = yield* ref("g")
+      gate.open = false
+      yield* crash(g) // inner gives up; outer restarts it in 1 s
+      yield* settle
+      yield* TestClock.adjust("1 second") // the attempt fails: g cannot be relaunched; again in 1 s
+      yield* settle
+      assert.deepStrictEqual((yield* Supervisor.children(outer)).map((c) => [c.state, c.restarts]), [["restarting", 0]])
+      // outer is still restarting inner: the agents stay, between incarnations, under their ids
+      assert.deepStrictEqual(
+        [yield* statusOf(a), yield* statusOf(g)],
+        ["restarting", "restarting"],
+        "a failed attempt does not end the agents the restart keeps"
+      )
+      yield* cast(a, "inc") // sent while the subtree restarts: it waits for the next incarnation
+      gate.open = true
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.deepStrictEqual((yield* Supervisor.children(outer)).map((c) => [c.state, c.restarts]), [["running", 1]])
+      // invariant 6: a restart keeps the address; the agents are those of the refs taken at the start
+      assert.strictEqual(yield* ref("a"), a, "the same agent under its id")
+      assert.strictEqual(yield* ref("g"), g)
+      assert.deepStrictEqual([yield* statusOf(a), yield* statusOf(g)], ["running", "running"])
+      assert.strictEqual(yield* countOf(a), 1, "from its initial state, plus the inc that waited")
+    })).pipe(Effect.provide(Kido.layer())))
+
+  it.effect("a nested supervisor stopped while its restart is pending: the agents it kept end, and what waited is refused", () =>
+    Effect.gen(function*() {
+      const inner = Effect.scoped(Effect.gen(function*() {
+        const outer = yield* Supervisor.start({ id: "outer" }, [
+          Supervisor.supervisor({ id: "inner", intensity: 0 }, [
+            Supervisor.child(Worker, { id: "a" }),
+            Supervisor.child(Worker, { id: "b" })
+          ], { backoff: Schedule.spaced("1 minute") })
+        ])
+        const a = yield* ref("a")
+        const b = yield* ref("b")
+        yield* crash(a)
+        yield* settle
+        assert.deepStrictEqual((yield* Supervisor.children(outer)).map((c) => c.state), ["restarting"])
+        assert.deepStrictEqual([yield* statusOf(a), yield* statusOf(b)], ["restarting", "restarting"])
+        const waiting = yield* Effect.forkChild(Effect.flip(call(b, "inc")))
+        yield* settle
+        return { a, b, waiting }
+      }))
+      const { a, b, waiting } = yield* inner // the scope closes: outer stops, and inner with it
+      const refused = yield* Fiber.join(waiting)
+      assert.instanceOf(refused, RuntimeError.AgentStopped)
+      assert.strictEqual(yield* statusOf(a), "stopped")
+      assert.strictEqual(yield* statusOf(b), "stopped")
+      assert.strictEqual(
+        ExitReason.format((yield* AgentServer.status(a)).exitReason!),
+        "crashed: Action \"boom\" died: boom"
+      )
+      assert.strictEqual((yield* AgentServer.status(b)).exitReason, ExitReason.shutdown)
+      assert.strictEqual(yield* Kido.count, 0)
+    }).pipe(Effect.provide(Kido.layer())))
 })
 
 // -----------------------------------------------------------------------------

@@ -960,12 +960,8 @@ export const cast = (
 ): Effect.Effect<void, Signal.InvalidSignal | RuntimeError.MailboxFull | RuntimeError.AgentStopped> =>
   Signal.isSignal(signal) ? enqueue(server, signal, signal) : Effect.fail(invalidSignal(signal))
 
-export const call = (
-  server: Server,
-  signal: Signal.Signal,
-  options: { readonly timeout?: Duration.Input | undefined; readonly reply?: Reply | undefined } | undefined
-): Effect.Effect<
-  Agent.Agent<any>,
+/** Why a `call` got no agent back. */
+export type CallFailure =
   | Signal.InvalidSignal
   | RuntimeError.Unroutable
   | RuntimeError.MailboxFull
@@ -973,17 +969,13 @@ export const call = (
   | RuntimeError.AgentCrashed
   | RuntimeError.CallTimeout
   | RuntimeError.InvalidStartOptions
-> =>
-  Effect.suspend((): Effect.Effect<
-    Agent.Agent<any>,
-    | Signal.InvalidSignal
-    | RuntimeError.Unroutable
-    | RuntimeError.MailboxFull
-    | RuntimeError.AgentStopped
-    | RuntimeError.AgentCrashed
-    | RuntimeError.CallTimeout
-    | RuntimeError.InvalidStartOptions
-  > => {
+
+export const call = (
+  server: Server,
+  signal: Signal.Signal,
+  options: { readonly timeout?: Duration.Input | undefined; readonly reply?: Reply | undefined } | undefined
+): Effect.Effect<Agent.Agent<any>, CallFailure> =>
+  Effect.suspend((): Effect.Effect<Agent.Agent<any>, CallFailure> => {
     if (!Signal.isSignal(signal)) return Effect.fail(invalidSignal(signal))
     let timeoutMillis = server.options.callTimeoutMillis
     if (options?.timeout !== undefined) {

@@ -5,7 +5,8 @@
  * users see.
  *
  * A restarted agent keeps its server (ref, id, mailbox): the supervisor relaunches it in place. A supervisor
- * restarted as a child is started afresh from its spec.
+ * restarted as a child starts again from its spec, relaunching in place the agents its previous start kept
+ * (`suspend`), so refs stay valid through a subtree restart too.
  *
  * @internal
  */
@@ -202,6 +203,8 @@ export class Supervisor {
   /** Children waiting for a delayed restart. */
   readonly pending = new Set<ChildRecord>()
   status: "running" | "stopping" | "stopped" = "running"
+  /** Stopped for a restart by its parent, its agents kept for the next start. */
+  suspended = false
   fiber: Fiber.Fiber<unknown> | undefined = undefined
   parent: ParentLink | undefined
   constructor(id: string, instance: runtime.Instance, options: SupervisorOptions, parent: ParentLink | undefined) {
@@ -276,13 +279,16 @@ const startChild = (supervisor: Supervisor, child: ChildRecord): Effect.Effect<v
           supervision(supervisor, child)
         )
       } else {
+        // a restart in place (also of an agent kept from a supervisor restarted above it): same ref and mailbox
+        child.server.supervision = supervision(supervisor, child)
         yield* runtime.relaunch(child.server)
       }
     } else {
+      // a supervisor restarted as a child starts afresh, but relaunches the agents its previous start kept
       child.supervisor = yield* start(supervisor.instance, spec.id, spec.options, spec.children, {
         exited: (reason) =>
           Queue.offerUnsafe(supervisor.events, { _tag: "Exited", child, reason, generation: child.generation })
-      })
+      }, child.supervisor)
     }
     child.state = "running"
   })
@@ -296,15 +302,29 @@ export const start = (
   id: string,
   options: SupervisorOptions,
   specs: ReadonlyArray<ChildSpec>,
-  parent: ParentLink | undefined
+  parent: ParentLink | undefined,
+  /** The previous start of this supervisor, suspended for its restart: its agents are relaunched in place. */
+  previous?: Supervisor
 ): Effect.Effect<Supervisor, StartError> =>
   Effect.gen(function*() {
     const supervisor = new Supervisor(id, instance, options, parent)
     for (const spec of specs) {
       const child = new ChildRecord(spec)
+      const kept = previous?.suspended === true ? previous.children.find((c) => c.id === spec.id) : undefined
+      if (kept !== undefined && kept.spec._tag === spec._tag) {
+        if (kept.server !== undefined && kept.server.status !== "stopped") child.server = kept.server
+        if (kept.supervisor?.suspended === true) child.supervisor = kept.supervisor
+        child.restartsTotal = kept.restartsTotal
+      }
       const started = yield* Effect.exit(startChild(supervisor, child))
       if (Exit.isFailure(started)) {
-        yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, true)
+        if (previous === undefined) {
+          yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, true)
+        } else {
+          // a failed restart attempt: the agents stay kept (by `previous`) for the next attempt
+          yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, false)
+          previous.suspended = true
+        }
         const error = Cause.findErrorOption(started.cause)
         if (Option.isNone(error)) return yield* Effect.failCause(started.cause as Cause.Cause<never>)
         return yield* new RuntimeError.ChildStartFailed({
@@ -316,6 +336,7 @@ export const start = (
       }
       supervisor.children.push(child)
     }
+    if (previous !== undefined) previous.suspended = false // its agents belong to this start now
     supervisor.fiber = yield* Effect.forkDetach(control(supervisor), { startImmediately: true })
     emit(supervisor, () => ({ _tag: "SupervisorStarted", children: supervisor.children.map((c) => c.id) }))
     return supervisor
@@ -401,7 +422,7 @@ const retire = (
       return runtime.terminate(child.server, reason, announce)
     }
     announce?.()
-    return Effect.void
+    return child.supervisor === undefined ? Effect.void : terminateSubtree(child.supervisor)
   })
 
 const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason.ExitReason): Effect.Effect<void> =>
@@ -574,7 +595,8 @@ const stopChildren = (
         if (forGood) yield* runtime.stopServer(child.server, reason)
         else if (wasRunning) yield* runtime.stopIncarnation(child.server, reason)
       } else if (child.supervisor !== undefined) {
-        yield* stop(child.supervisor, reason)
+        if (forGood) yield* stop(child.supervisor, reason)
+        else yield* suspend(child.supervisor)
       }
       child.state = forGood ? "stopped" : "restarting"
     }
@@ -602,11 +624,18 @@ const giveUp = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason.E
   Effect.gen(function*() {
     const why = `${budget(supervisor.options)} (last: ${child.id}, ${ExitReason.format(reason)})`
     yield* Metric.update(gaveUpTotal, 1)
-    child.state = "stopped"
-    yield* retire(supervisor, child, reason)
     supervisor.status = "stopping"
     interruptPending(supervisor)
-    yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, true)
+    if (supervisor.parent === undefined) {
+      child.state = "stopped"
+      yield* retire(supervisor, child, reason)
+      yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, true)
+    } else {
+      // its parent decides: a restart relaunches these agents in place (stable refs), else it ends them
+      child.state = "restarting"
+      yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, false)
+      supervisor.suspended = true
+    }
     supervisor.status = "stopped"
     const exit = ExitReason.error(new RuntimeError.SupervisorGaveUp({ supervisorId: supervisor.id, reason: why }))
     emit(supervisor, () => ({ _tag: "SupervisorGaveUp", reason: why, escalated: supervisor.parent !== undefined }))
@@ -623,6 +652,41 @@ const interruptPending = (supervisor: Supervisor): void => {
   supervisor.pending.clear()
 }
 
+/**
+ * Stops a supervisor for its restart by its parent: its control loop ends and its children's incarnations
+ * stop, but its agents keep their servers (id, ref, mailbox) for the next start (see `start`'s `previous`).
+ */
+const suspend = (supervisor: Supervisor): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (supervisor.status === "stopped") return
+    supervisor.status = "stopping"
+    interruptPending(supervisor)
+    if (supervisor.fiber !== undefined) yield* Fiber.interrupt(supervisor.fiber)
+    yield* stopChildren(supervisor, supervisor.children, ExitReason.shutdown, false)
+    supervisor.suspended = true
+    supervisor.status = "stopped"
+    Deferred.doneUnsafe(supervisor.exited, Exit.succeed(ExitReason.shutdown))
+  })
+
+/** Ends for good the agents a suspended supervisor kept (its parent did not restart it). */
+const terminateSubtree = (supervisor: Supervisor): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (!supervisor.suspended) return
+    supervisor.suspended = false
+    for (const child of supervisor.children.toReversed()) {
+      const server = child.server
+      if (server !== undefined && server.status !== "stopped") {
+        // an agent whose incarnation already ended (it crashed) ends with that reason
+        yield* runtime.stopServer(
+          server,
+          server.incarnationEnded ? server.exitReason ?? ExitReason.shutdown : ExitReason.shutdown
+        )
+      }
+      if (child.supervisor !== undefined) yield* terminateSubtree(child.supervisor)
+      child.state = "stopped"
+    }
+  })
+
 /** Stops the control loop only: no more restarts (its children are stopped by someone else). */
 export const stopRestarts = (supervisor: Supervisor): Effect.Effect<void> =>
   Effect.suspend(() => {
@@ -634,7 +698,10 @@ export const stopRestarts = (supervisor: Supervisor): Effect.Effect<void> =>
 /** Stops a supervisor from outside: its children (last started first), then its control fiber. */
 export const stop = (supervisor: Supervisor, reason: ExitReason.ExitReason): Effect.Effect<ExitReason.ExitReason> =>
   Effect.gen(function*() {
-    if (supervisor.status !== "running") return yield* Deferred.await(supervisor.exited)
+    if (supervisor.status !== "running") {
+      yield* terminateSubtree(supervisor)
+      return yield* Deferred.await(supervisor.exited)
+    }
     supervisor.status = "stopping"
     interruptPending(supervisor)
     if (supervisor.fiber !== undefined) yield* Fiber.interrupt(supervisor.fiber)
