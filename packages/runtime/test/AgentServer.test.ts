@@ -2,8 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Action, Agent, Directive, Signal } from "@kido/core"
 import type { Inspection } from "@kido/runtime"
 import { AgentServer, Dispatch, ExitReason, Kido, RuntimeError } from "@kido/runtime"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, PubSub, Schema } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { Idle, Increment } from "./fixtures/agents.ts"
+import { recordEvents, settle, sig, waitUntil } from "./fixtures/harness.ts"
 
 // -----------------------------------------------------------------------------
 // A worker agent whose actions block, sleep, emit, fail and stop on demand
@@ -18,8 +20,6 @@ const State = Schema.Struct({
 })
 type State = typeof State.Type
 type Ctx = { readonly state: State; readonly agent: { readonly id: string } }
-
-const Idle = Agent.make({ name: "idle", state: Schema.Struct({}) })
 
 /** What the test can see of and do to its worker's actions. */
 interface Probe {
@@ -40,11 +40,6 @@ const makeWorker = () => {
     adapterEntered: 0,
     adapterGate: Deferred.makeUnsafe<void>()
   }
-  const Increment = Action.make({
-    name: "increment",
-    params: Schema.Struct({ amount: Schema.Int }),
-    run: (params, ctx: Ctx) => Effect.succeed({ count: ctx.state.count + params.amount })
-  })
   const Append = Action.make({
     name: "append",
     params: Schema.Struct({ n: Schema.Int }),
@@ -162,35 +157,7 @@ const makeWorker = () => {
 // Helpers
 // -----------------------------------------------------------------------------
 
-const sig = (type: string, data: unknown = {}) => Signal.make(type, data, { source: "/test" })
-
-/** Lets other fibers run until `check` holds (no clock involved); fails the test after 5000 turns. */
-const waitUntil = (what: string, check: Effect.Effect<boolean>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 5000; i++) {
-      if (yield* check) return
-      yield* Effect.yieldNow
-    }
-    return assert.fail(`gave up waiting for ${what}`)
-  })
-
-/** Lets other fibers run for a while. */
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
-})
-
 const statusOf = AgentServer.status
-
-/** Records every inspection event of the instance from now on. */
-const recordEvents = Effect.gen(function*() {
-  const events: Array<Inspection.Event> = []
-  const subscription = yield* Kido.inspect
-  yield* Effect.forkChild(
-    Effect.forever(Effect.map(PubSub.takeAll(subscription), (batch) => void events.push(...batch))),
-    { startImmediately: true }
-  )
-  return events
-})
 
 const isDone = <A, E>(fiber: Fiber.Fiber<A, E>): boolean => fiber.pollUnsafe() !== undefined
 

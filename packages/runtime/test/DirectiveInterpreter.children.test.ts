@@ -6,167 +6,31 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Action, ActionError, Agent, Directive, Signal } from "@kido/core"
+import { AgentServer, DirectiveInterpreter, ErrorPolicy, ExitReason, Kido, RuntimeError } from "@kido/runtime"
+import { Deferred, Effect, Layer, Option, Schema } from "effect"
+import { ofTag, settle } from "./fixtures/harness.ts"
 import {
-  AgentServer,
-  DirectiveInterpreter,
-  ErrorPolicy,
-  ExitReason,
-  type Inspection,
-  Kido,
-  RuntimeError
-} from "@kido/runtime"
-import { Deferred, Effect, Layer, Option, PubSub, Result, Schema } from "effect"
+  assertOneFailure,
+  cast,
+  directing,
+  drain,
+  eventually,
+  infosFor,
+  inspection,
+  mk,
+  ok,
+  recording,
+  recordingPolicy,
+  scripted,
+  send
+} from "./fixtures/scripted.ts"
 
 // -----------------------------------------------------------------------------
-// Helpers
+// Helpers (scripted agents, the error policy and inspection: fixtures/scripted.ts)
 // -----------------------------------------------------------------------------
-
-const Empty = Schema.Struct({})
-
-const mk = (type: string, data?: unknown, extensions?: Signal.Extensions) =>
-  Signal.make(type, data, extensions === undefined ? { source: "/test" } : { source: "/test", extensions })
-
-const ok = <A, E>(result: Result.Result<A, E>): A => Result.getOrThrow(result)
-
-type Script = (
-  ctx: Agent.ActionContext<any>
-) => ReadonlyArray<Directive.Directive> | Effect.Effect<ReadonlyArray<Directive.Directive>, unknown>
-
-let actionSeq = 0
-
-/** An action that returns the directives of `script` and leaves the state as it is. */
-const directing = (script: Script) =>
-  Action.make({
-    name: `directing_${actionSeq++}`,
-    run: (_params: {}, ctx: Agent.ActionContext<any>) =>
-      Effect.map(
-        Effect.suspend(() => {
-          const out = script(ctx)
-          return Effect.isEffect(out) ? out : Effect.succeed(out)
-        }),
-        (directives) => Action.outcome({}, { directives })
-      )
-  })
-
-/** An action that records the signal it handles. */
-const recording = (log: Array<Signal.Signal>) =>
-  Action.make({
-    name: `record_${actionSeq++}`,
-    run: (_params: {}, ctx: Agent.ActionContext<any>) =>
-      Effect.sync(() => {
-        if (ctx.signal !== undefined) log.push(ctx.signal)
-        return {}
-      })
-  })
-
-/** An agent with state `{}`: `on` maps patterns to scripts, `record` lists patterns whose signals go to `log`. */
-const scripted = (
-  name: string,
-  options: {
-    readonly on?: Readonly<Record<string, Script>>
-    readonly record?: ReadonlyArray<string>
-    readonly log?: Array<Signal.Signal>
-  }
-) => {
-  const record = recording(options.log ?? [])
-  return Agent.make({
-    name,
-    state: Empty,
-    routes: [
-      ...Object.entries(options.on ?? {}).map(([pattern, script]) =>
-        [pattern, directing(script), { params: {} }] as const
-      ),
-      ...(options.record ?? []).map((pattern) => [pattern, record, { params: {} }] as const)
-    ]
-  })
-}
-
-/** Runs `signal` through the agent and waits until its directives have run. */
-const send = (ref: AgentServer.AgentRef<any>, type: string, data?: unknown, extensions?: Signal.Extensions) =>
-  Effect.flatMap(mk(type, data, extensions), (signal) => AgentServer.call(ref, signal, { reply: "afterDirectives" }))
-
-const cast = (ref: AgentServer.AgentRef<any>, type: string, data?: unknown) =>
-  Effect.flatMap(mk(type, data), (signal) => AgentServer.cast(ref, signal))
-
-const asEffect = (out: boolean | Effect.Effect<boolean>) => typeof out === "boolean" ? Effect.succeed(out) : out
-
-/** Lets other fibers run until `condition` holds (fails the test after 2000 turns). */
-const eventually = (what: string, condition: () => boolean | Effect.Effect<boolean>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 2000; i++) {
-      if (yield* asEffect(condition())) return
-      yield* Effect.yieldNow
-    }
-    if (!(yield* asEffect(condition()))) assert.fail(`never happened: ${what}`)
-  })
 
 /** Whether the agent has stopped. */
 const isStopped = (ref: AgentServer.AgentRef<any>) => Effect.map(AgentServer.status(ref), (s) => s.status === "stopped")
-
-const infoLists = new Map<string, Array<ErrorPolicy.ErrorInfo>>()
-
-/** The errors recorded for one test, shared by its layer (built before the body runs) and its body. */
-const infosFor = (name: string): Array<ErrorPolicy.ErrorInfo> => {
-  let list = infoLists.get(name)
-  if (list === undefined) {
-    list = []
-    infoLists.set(name, list)
-  }
-  return list
-}
-
-/** Lets other fibers run for a while (to check that something does NOT happen). */
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
-})
-
-/** An error policy recording what it is given (and continuing). */
-const recordingPolicy = (infos: Array<ErrorPolicy.ErrorInfo>) =>
-  ErrorPolicy.custom((info) =>
-    Effect.sync(() => {
-      infos.push(info)
-      return "continue" as const
-    })
-  )
-
-/** Subscribes to the inspection stream; `drain(subscription, seen)` collects what it has published since. */
-const inspection = Effect.map(Kido.inspect, (subscription) => ({ subscription, seen: [] as Array<Inspection.Event> }))
-
-/** Every event seen so far (drains the subscription). */
-const drain = (subscription: PubSub.Subscription<Inspection.Event>, seen: Array<Inspection.Event>) =>
-  Effect.map(PubSub.takeUpTo(subscription, 100_000), (more) => {
-    seen.push(...more)
-    return seen
-  })
-
-const ofTag = <T extends Inspection.Event["_tag"]>(events: ReadonlyArray<Inspection.Event>, tag: T) =>
-  events.filter((e): e is Extract<Inspection.Event, { _tag: T }> => e._tag === tag)
-
-/**
- * Asserts that `agentId` reported exactly one failed directive, both as a `DirectiveFailed` inspection event
- * and to its error policy (context "directive"), with this directive, target and a reason containing `reason`.
- */
-const assertOneFailure = (
-  events: ReadonlyArray<Inspection.Event>,
-  infos: ReadonlyArray<ErrorPolicy.ErrorInfo>,
-  expected: { readonly agentId: string; readonly directive: string; readonly target?: string; readonly reason: string }
-): RuntimeError.DirectiveFailed => {
-  const failed = ofTag(events, "DirectiveFailed").filter((e) => e.agentId === expected.agentId)
-  assert.strictEqual(failed.length, 1, `DirectiveFailed events of ${expected.agentId}: ${JSON.stringify(failed)}`)
-  assert.strictEqual(failed[0]!.directive, expected.directive)
-  assert.strictEqual(failed[0]!.target, expected.target)
-  assert.include(failed[0]!.reason, expected.reason)
-  const reported = infos.filter((i) => i.agentId === expected.agentId && i.context === "directive")
-  assert.strictEqual(reported.length, 1, `errors reported by ${expected.agentId} to its policy`)
-  const error = reported[0]!.error
-  assert.instanceOf(error, RuntimeError.DirectiveFailed)
-  assert.strictEqual(error.agentId, expected.agentId)
-  assert.strictEqual(error.directive, expected.directive)
-  assert.strictEqual(error.target, expected.target)
-  assert.include(error.reason, expected.reason)
-  assert.include(error.message, expected.reason)
-  return error
-}
 
 /** Waits until the agent has stopped and its exit is complete (children stopped, events published). */
 const awaitExit = (ref: AgentServer.AgentRef<any>) =>

@@ -6,62 +6,11 @@ import { TestClock, TestConsole } from "effect/testing"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Dispatch from "../src/Dispatch.ts"
+import { serve } from "./fixtures/http.ts"
 
 // -----------------------------------------------------------------------------
-// A real HTTP server on 127.0.0.1
+// A real HTTP server on 127.0.0.1 (fixtures/http.ts), and a port nothing listens on
 // -----------------------------------------------------------------------------
-
-interface Received {
-  readonly method: string
-  readonly path: string
-  readonly headers: Http.IncomingHttpHeaders
-  readonly body: string
-}
-
-/** What the server does with the n-th request (0-based): answer with a status, or never answer. */
-type Reply = number | "hang"
-
-interface Server {
-  readonly url: string
-  readonly requests: Array<Received>
-}
-
-const serve = (reply: (n: number) => Reply) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ server: Http.Server; requests: Array<Received> }>((resolve) => {
-        const requests: Array<Received> = []
-        const server = Http.createServer((req, res) => {
-          const chunks: Array<Buffer> = []
-          req.on("data", (chunk: Buffer) => chunks.push(chunk))
-          req.on("end", () => {
-            const n = requests.length
-            requests.push({
-              method: req.method ?? "",
-              path: req.url ?? "",
-              headers: req.headers,
-              body: Buffer.concat(chunks).toString("utf8")
-            })
-            const answer = reply(n)
-            if (answer === "hang") return
-            res.writeHead(answer, { "content-type": "text/plain" })
-            res.end(answer >= 300 ? `status ${answer} from the test server` : "")
-          })
-        })
-        server.listen(0, "127.0.0.1", () => resolve({ server, requests }))
-      })
-    ),
-    ({ server }) =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        })
-      )
-  ).pipe(Effect.map(({ requests, server }): Server => ({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    requests
-  })))
 
 /** A URL on a port nothing listens on (a server bound it and closed). */
 const refusedUrl = Effect.promise(() =>

@@ -2,8 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Action, ActionError, Agent, Directive, Router, Signal } from "@kido/core"
 import type { Inspection } from "@kido/runtime"
 import { AgentServer, ErrorPolicy, ExitReason, Kido, RuntimeError } from "@kido/runtime"
-import { Effect, Layer, Logger, PubSub, References, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { Increment } from "./fixtures/agents.ts"
+import { captureLogs, recordEvents, sig, waitUntil, yieldTimes } from "./fixtures/harness.ts"
 
 // -----------------------------------------------------------------------------
 // Agents
@@ -27,11 +29,6 @@ const State = Schema.Struct({
 type State = typeof State.Type
 type Ctx = { readonly state: State }
 
-const Increment = Action.make({
-  name: "increment",
-  params: Schema.Struct({ amount: Schema.Int }),
-  run: (params, ctx: Ctx) => Effect.succeed({ count: ctx.state.count + params.amount })
-})
 const Fail = Action.make({ name: "fail", run: () => Effect.fail("boom") })
 const Record = Action.make({
   name: "record",
@@ -82,55 +79,17 @@ const Monitor = Agent.make({
 // Helpers
 // -----------------------------------------------------------------------------
 
-const sig = (type: string, data: unknown = {}) => Signal.make(type, data, { source: "/test" })
-
-const waitUntil = (what: string, check: Effect.Effect<boolean>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 5000; i++) {
-      if (yield* check) return
-      yield* Effect.yieldNow
-    }
-    return assert.fail(`gave up waiting for ${what}`)
-  })
-
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 300; i++) yield* Effect.yieldNow
-})
-
-const recordEvents = Effect.gen(function*() {
-  const events: Array<Inspection.Event> = []
-  const subscription = yield* Kido.inspect
-  yield* Effect.forkChild(
-    Effect.forever(Effect.map(PubSub.takeAll(subscription), (batch) => void events.push(...batch))),
-    { startImmediately: true }
-  )
-  return events
-})
-
-interface LogEntry {
-  readonly level: string
-  readonly message: string
-  readonly annotations: string
-}
+/** Lets other fibers run a little longer than the shared `settle`. */
+const settle = yieldTimes(300)
 
 /** The instance, with a logger that keeps what is logged (in the agents' fibers too). */
 const setup = (config?: Kido.Config) => {
-  const logs: Array<LogEntry> = []
-  const logger = Logger.layer([
-    Logger.make((options) => {
-      const parts = Array.isArray(options.message) ? options.message : [options.message]
-      logs.push({
-        level: options.logLevel,
-        message: parts.map((p) => typeof p === "string" ? p : JSON.stringify(p)).join(" "),
-        annotations: JSON.stringify(options.fiber.getRef(References.CurrentLogAnnotations))
-      })
-    })
-  ])
+  const { logs, layer } = captureLogs()
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     effect.pipe(
       Effect.ensuring(TestClock.adjust("1 hour")),
       Effect.provide(Kido.layer(config)),
-      Effect.provide(logger)
+      Effect.provide(layer)
     )
   return { logs, provide }
 }

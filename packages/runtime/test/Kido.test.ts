@@ -2,9 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Action, Agent, Directive, Signal } from "@kido/core"
 import type { Inspection } from "@kido/runtime"
 import { AgentServer, ExitReason, Kido, RuntimeError } from "@kido/runtime"
-import type { Context } from "effect"
-import { Effect, Exit, Fiber, Layer, Logger, Metric, Option, PubSub, Schema, Scope, Stream } from "effect"
+import { Effect, Fiber, Option, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import { Idle, Increment, Slow } from "./fixtures/agents.ts"
+import { captureLogs, openInstance, recordEvents, settle, sig, trackFibers, waitUntil } from "./fixtures/harness.ts"
 
 // -----------------------------------------------------------------------------
 // Agents
@@ -14,20 +15,6 @@ const State = Schema.Struct({
   count: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
 })
 type State = typeof State.Type
-type Ctx = { readonly state: State }
-
-const Increment = Action.make({
-  name: "increment",
-  params: Schema.Struct({ amount: Schema.Int }),
-  run: (params, ctx: Ctx) => Effect.succeed({ count: ctx.state.count + params.amount })
-})
-
-/** Sleeps `seconds` (on the Clock), then counts one. */
-const Slow = Action.make({
-  name: "slow",
-  params: Schema.Struct({ seconds: Schema.Number }),
-  run: (params, ctx: Ctx) => Effect.as(Effect.sleep(params.seconds * 1000), { count: ctx.state.count + 1 })
-})
 
 /** Schedules an `increment` of 100 after `seconds`. */
 const Later = Action.make({
@@ -47,88 +34,9 @@ const Counter = Agent.make({
   routes: [["increment", Increment], ["slow", Slow], ["later", Later]]
 })
 
-const Idle = Agent.make({ name: "idle", state: Schema.Struct({}) })
-
 // -----------------------------------------------------------------------------
 // Helpers
 // -----------------------------------------------------------------------------
-
-const sig = (type: string, data: unknown = {}) => Signal.make(type, data, { source: "/test" })
-
-/** Lets other fibers run until `check` holds (no clock involved); fails the test after 5000 turns. */
-const waitUntil = (what: string, check: Effect.Effect<boolean>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 5000; i++) {
-      if (yield* check) return
-      yield* Effect.yieldNow
-    }
-    return assert.fail(`gave up waiting for ${what}`)
-  })
-
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
-})
-
-/** Records every inspection event of the instance from now on (subscribed in the caller's scope). */
-const recordEvents = Effect.gen(function*() {
-  const events: Array<Inspection.Event> = []
-  const subscription = yield* Kido.inspect
-  yield* Effect.forkChild(
-    Effect.forever(Effect.map(PubSub.takeAll(subscription), (batch) => void events.push(...batch))),
-    { startImmediately: true }
-  )
-  return events
-})
-
-type InstanceServices = Layer.Success<ReturnType<typeof Kido.layer>>
-
-/**
- * An instance built in a scope of its own, so that a test can close it and look at what happened after.
- * A failed test still closes it (after moving the clock on, so no shutdown waits forever).
- */
-const openInstance = (config?: Kido.Config) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    yield* Effect.addFinalizer(() => Effect.andThen(TestClock.adjust("1 hour"), Scope.close(scope, Exit.void)))
-    const context: Context.Context<InstanceServices> = yield* Layer.buildWithScope(Kido.layer(config), scope)
-    return {
-      context,
-      use: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideContext(effect, context),
-      close: Scope.close(scope, Exit.void)
-    }
-  })
-
-interface LogEntry {
-  readonly level: string
-  readonly message: string
-}
-
-/** A logger that keeps what is logged, for assertions. */
-const captureLogs = () => {
-  const logs: Array<LogEntry> = []
-  const layer = Logger.layer([
-    Logger.make((options) => {
-      const parts = Array.isArray(options.message) ? options.message : [options.message]
-      logs.push({ level: options.logLevel, message: parts.map(String).join(" ") })
-    })
-  ])
-  return { logs, layer }
-}
-
-/** Counts live fibers started under it through Effect's own fiber runtime hooks. */
-const trackFibers = () => {
-  const tracker = { active: 0, started: 0 }
-  const service: Metric.FiberRuntimeMetricsService = {
-    recordFiberStart: () => {
-      tracker.active++
-      tracker.started++
-    },
-    recordFiberEnd: () => {
-      tracker.active--
-    }
-  }
-  return { tracker, provide: Effect.provideService(Metric.FiberRuntimeMetrics, service) }
-}
 
 const ids = (refs: ReadonlyArray<AgentServer.AgentRef>) => refs.map((ref) => ref.id)
 

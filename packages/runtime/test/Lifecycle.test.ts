@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Action, ActionError, Agent, Directive, Signal } from "@kido/core"
+import { Action, ActionError, Agent, Directive } from "@kido/core"
 import { AgentServer, DirectiveInterpreter, ErrorPolicy, ExitReason, Kido } from "@kido/runtime"
 import { Effect, Fiber, Result, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { sig, yieldTimes } from "./fixtures/harness.ts"
 
 const State = Schema.Struct({
   count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))),
@@ -18,10 +19,7 @@ const Quit = Action.make({
 const Boom = Action.make({ name: "boom", run: () => Effect.die("boom") })
 const Idle = Agent.make({ name: "idle", state: State, routes: [["slow", Slow], ["quit", Quit], ["boom", Boom]] })
 
-const sig = (type: string) => Signal.make(type, {}, { source: "/test" })
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-})
+const settle = yieldTimes(20)
 
 describe("AgentServer.awaitExit", () => {
   it.effect("waits until the agent ends for good, across restarts", () =>

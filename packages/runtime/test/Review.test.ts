@@ -3,16 +3,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Action, Agent, Directive } from "@kido/core"
-import type { AgentServer as AS } from "@kido/runtime"
 import { AgentServer, DirectiveInterpreter, ExitReason, Kido, Supervisor } from "@kido/runtime"
 import { Effect, Exit, Fiber, Layer, Result, Schedule, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { ref, routes, settle, sig, State, statusOf, waitUntil, Worker } from "./Supervisor.fixtures.ts"
-
-const cast = (r: AS.AgentRef<any>, type: string, data: unknown = {}) =>
-  Effect.flatMap(sig(type, data), (s) => AgentServer.cast(r, s))
-const call = (r: AS.AgentRef<any>, type: string, data: unknown = {}, options?: AS.CallOptions) =>
-  Effect.flatMap(sig(type, data), (s) => AgentServer.call(r, s, options))
+import { settle, waitUntil } from "./fixtures/harness.ts"
+import { call, cast, ref, routes, State, statusOf, Worker } from "./Supervisor.fixtures.ts"
 
 /** Spawns an effect whose interruption takes `seconds` (on the Clock): closing the incarnation's scope waits for it. */
 const Hold = Action.make({

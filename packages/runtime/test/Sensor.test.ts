@@ -3,6 +3,7 @@ import { Action, Agent, Directive, Plugin, Signal } from "@kido/core"
 import { AgentServer, ErrorPolicy, Kido, RuntimeError, Sensor } from "@kido/runtime"
 import { Deferred, type Duration, Effect, Result, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { yieldTimes } from "./fixtures/harness.ts"
 
 // -----------------------------------------------------------------------------
 // Helpers
@@ -16,9 +17,7 @@ const waitUntil = (what: string, check: () => boolean) =>
   })
 
 /** Lets forked fibers run for a while. */
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 50; i++) yield* Effect.yieldNow
-})
+const settle = yieldTimes(50)
 
 interface Recorded {
   readonly context: string

@@ -6,24 +6,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { AgentServer, Kido, RuntimeError, Supervisor } from "@kido/runtime"
 import { Effect, Option, Random, Schedule } from "effect"
 import { TestClock } from "effect/testing"
-import {
-  countOf,
-  inspection,
-  ofTag,
-  ref,
-  settle,
-  sig,
-  statusOf,
-  trail,
-  waitUntil,
-  Worker
-} from "./Supervisor.fixtures.ts"
-
-const cast = (r: AgentServer.AgentRef<any>, type: string, data: unknown = {}) =>
-  Effect.flatMap(sig(type, data), (s) => AgentServer.cast(r, s))
-const call = (r: AgentServer.AgentRef<any>, type: string, data: unknown = {}) =>
-  Effect.flatMap(sig(type, data), (s) => AgentServer.call(r, s))
-const crash = (r: AgentServer.AgentRef<any>) => cast(r, "boom")
+import { ofTag, settle, waitUntil } from "./fixtures/harness.ts"
+import { call, cast, countOf, crash, inspection, ref, statusOf, trail, Worker } from "./Supervisor.fixtures.ts"
 
 /**
  * Crashes `r` and checks that it restarts exactly `delayMillis` later: still "restarting" 1 ms before,

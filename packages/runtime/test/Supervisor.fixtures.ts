@@ -1,13 +1,14 @@
 /**
- * Shared agents and helpers of the supervision suites (`Supervisor.*.test.ts`).
+ * Shared agents and helpers of the supervision suites (`Supervisor.*.test.ts`, `Review.test.ts`). The helpers
+ * that are not about supervision (`sig`, `settle`, `waitUntil`, `ofTag`, `openInstance`, ...) are in
+ * fixtures/harness.ts.
  */
-import { assert } from "@effect/vitest"
-import { Action, Agent, Directive, Signal } from "@kido/core"
+import { Action, Agent, Directive } from "@kido/core"
 import type { Inspection } from "@kido/runtime"
 import { AgentServer, DirectiveInterpreter, Kido } from "@kido/runtime"
-import type { Context } from "effect"
-import { Effect, Exit, Layer, Metric, Option, PubSub, Result, Schema, Scope } from "effect"
-import { TestClock } from "effect/testing"
+import { Effect, Option, PubSub, Result, Schema } from "effect"
+import { Slow } from "./fixtures/agents.ts"
+import { sig } from "./fixtures/harness.ts"
 
 // -----------------------------------------------------------------------------
 // Lifecycle log: incarnations record when their scope closes (see `watch`)
@@ -69,13 +70,6 @@ const Stop = Action.make({
       Effect.fromResult(Directive.stop(params.reason === "error" ? { error: "bad" } : params.reason)),
       (stop) => Action.outcome({}, { directives: [stop] })
     )
-})
-
-/** Sleeps `seconds` on the Clock, then counts one. */
-const Slow = Action.make({
-  name: "slow",
-  params: Schema.Struct({ seconds: Schema.Number }),
-  run: (params, ctx: Ctx) => Effect.as(Effect.sleep(params.seconds * 1000), { count: ctx.state.count + 1 })
 })
 
 /** Sleeps `seconds` on the Clock, then dies. */
@@ -169,7 +163,20 @@ export const Gated = Agent.make({
 // Helpers
 // -----------------------------------------------------------------------------
 
-export const sig = (type: string, data: unknown = {}) => Signal.make(type, data, { source: "/test" })
+/** Casts a `/test` signal to `r`. */
+export const cast = (r: AgentServer.AgentRef<any>, type: string, data: unknown = {}) =>
+  Effect.flatMap(sig(type, data), (s) => AgentServer.cast(r, s))
+
+/** Calls `r` with a `/test` signal. */
+export const call = (
+  r: AgentServer.AgentRef<any>,
+  type: string,
+  data: unknown = {},
+  options?: AgentServer.CallOptions
+) => Effect.flatMap(sig(type, data), (s) => AgentServer.call(r, s, options))
+
+/** Crashes `r` (its `boom` action dies). */
+export const crash = (r: AgentServer.AgentRef<any>) => cast(r, "boom")
 
 /** The ref of a registered agent. */
 export const ref = (id: string) =>
@@ -183,21 +190,6 @@ export const ref = (id: string) =>
 export const countOf = (r: AgentServer.AgentRef<S>) => Effect.map(AgentServer.state(r), (a) => a.state.count)
 export const statusOf = (r: AgentServer.AgentRef<any>) => Effect.map(AgentServer.status(r), (s) => s.status)
 
-/** Lets other fibers run (no clock involved). */
-export const settle = Effect.gen(function*() {
-  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
-})
-
-/** Lets other fibers run until `check` holds (no clock involved); fails the test after 5000 turns. */
-export const waitUntil = <R>(what: string, check: Effect.Effect<boolean, never, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 5000; i++) {
-      if (yield* check) return
-      yield* Effect.yieldNow
-    }
-    return assert.fail(`gave up waiting for ${what}`)
-  })
-
 /** Subscribes to the inspection stream; `all` drains what was published since, and returns every event so far. */
 export const inspection = Effect.gen(function*() {
   const subscription = yield* Kido.inspect
@@ -210,9 +202,6 @@ export const inspection = Effect.gen(function*() {
     })
   }
 })
-
-export const ofTag = <T extends Inspection.Event["_tag"]>(events: ReadonlyArray<Inspection.Event>, tag: T) =>
-  events.filter((e): e is Extract<Inspection.Event, { _tag: T }> => e._tag === tag)
 
 /** A compact view of the supervision and lifecycle events, for order checks. */
 export const trail = (events: ReadonlyArray<Inspection.Event>): Array<string> =>
@@ -234,39 +223,6 @@ export const trail = (events: ReadonlyArray<Inspection.Event>): Array<string> =>
         return [`${e.supervisorId} stopped`]
       default:
         return []
-    }
-  })
-
-/** Counts live fibers started under it through Effect's own fiber runtime hooks. */
-export const trackFibers = () => {
-  const tracker = { active: 0, started: 0 }
-  const service: Metric.FiberRuntimeMetricsService = {
-    recordFiberStart: () => {
-      tracker.active++
-      tracker.started++
-    },
-    recordFiberEnd: () => {
-      tracker.active--
-    }
-  }
-  return { tracker, provide: Effect.provideService(Metric.FiberRuntimeMetrics, service) }
-}
-
-type InstanceServices = Layer.Success<ReturnType<typeof Kido.layer>>
-
-/**
- * An instance built in a scope of its own, so that a test can close it and look at what happened after.
- * A failed test still closes it (after moving the clock on, so no shutdown waits forever).
- */
-export const openInstance = (config?: Kido.Config) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    yield* Effect.addFinalizer(() => Effect.andThen(TestClock.adjust("1 hour"), Scope.close(scope, Exit.void)))
-    const context: Context.Context<InstanceServices> = yield* Layer.buildWithScope(Kido.layer(config), scope)
-    return {
-      context,
-      use: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideContext(effect, context),
-      close: Scope.close(scope, Exit.void)
     }
   })
 

@@ -7,27 +7,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { AgentServer, Kido, RuntimeError, Supervisor } from "@kido/runtime"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import {
-  countOf,
-  explodeExecutor,
-  inspection,
-  ofTag,
-  openInstance,
-  prng,
-  ref,
-  settle,
-  sig,
-  statusOf,
-  trackFibers,
-  waitUntil,
-  Worker
-} from "./Supervisor.fixtures.ts"
+import { ofTag, openInstance, settle, sig, trackFibers, waitUntil } from "./fixtures/harness.ts"
+import { call, cast, countOf, explodeExecutor, inspection, prng, ref, statusOf, Worker } from "./Supervisor.fixtures.ts"
 import type { S } from "./Supervisor.fixtures.ts"
-
-const cast = (r: AgentServer.AgentRef<any>, type: string, data: unknown = {}) =>
-  Effect.flatMap(sig(type, data), (s) => AgentServer.cast(r, s))
-const call = (r: AgentServer.AgentRef<any>, type: string, data: unknown = {}) =>
-  Effect.flatMap(sig(type, data), (s) => AgentServer.call(r, s))
 
 describe("isolation", () => {
   it.effect(

@@ -7,28 +7,22 @@ import { Agent } from "@kido/core"
 import { AgentServer, Bus, ErrorPolicy, ExitReason, Kido, RuntimeError, Supervisor } from "@kido/runtime"
 import { Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
 import { TestClock } from "effect/testing"
+import { ofTag, settle, sig, waitUntil } from "./fixtures/harness.ts"
 import {
+  call,
+  cast,
   countOf,
+  crash,
   flakyBudget,
   gate,
   Gated,
   inspection,
   lifecycle,
-  ofTag,
   ref,
-  settle,
-  sig,
   statusOf,
   trail,
-  waitUntil,
   Worker
 } from "./Supervisor.fixtures.ts"
-
-const cast = (r: AgentServer.AgentRef<any>, type: string, data: unknown = {}) =>
-  Effect.flatMap(sig(type, data), (s) => AgentServer.cast(r, s))
-const call = (r: AgentServer.AgentRef<any>, type: string, data: unknown = {}) =>
-  Effect.flatMap(sig(type, data), (s) => AgentServer.call(r, s))
-const crash = (r: AgentServer.AgentRef<any>) => cast(r, "boom")
 
 /** Calls `inc` `n` times. */
 const incs = (r: AgentServer.AgentRef<any>, n: number) =>
