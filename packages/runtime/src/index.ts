@@ -34,5 +34,8 @@ export * as RuntimeError from "./RuntimeError.ts"
 /** Sensors: turn outside events (timers, webhooks, queues) into signals for one agent; a heartbeat built in. */
 export * as Sensor from "./Sensor.ts"
 
+/** Storage for durable agents: checkpoints with revisions, a journal per agent, an outbox; memory, SQLite, PostgreSQL. */
+export * as Storage from "./Storage.ts"
+
 /** Supervisors: OTP strategies, restart types and intensity, with Schedule backoff. */
 export * as Supervisor from "./Supervisor.ts"

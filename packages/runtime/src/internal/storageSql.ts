@@ -1,0 +1,236 @@
+/**
+ * The SQL driver, one implementation for SQLite and PostgreSQL through effect's `SqlClient`, and the migrations
+ * that create its tables. Both dialects take the same statements (`INSERT ... ON CONFLICT`, `RETURNING`, upserts
+ * with a `WHERE`); conditional writes are single statements or run in a transaction.
+ *
+ * Tables (a key is `partition_id` (`""` for none) and `agent_id`):
+ *
+ * - `kido_checkpoints`: one row per key.
+ * - `kido_heads`: per key, the journal's revision and the last outbox sequence; never deleted, so sequences are
+ *   not reused after a truncate or a delete.
+ * - `kido_journal`, `kido_outbox`: entries by key and sequence.
+ */
+import { Effect } from "effect"
+import type { Array as Arr } from "effect"
+import { Reactivity } from "effect/reactivity"
+import { Migrator, SqlClient } from "effect/sql"
+import type { SqlError } from "effect/sql"
+import type { StorageFailed } from "../Storage.ts"
+import * as core from "./storage.ts"
+import type { CheckpointRow, Driver, RawCheckpoint, RawEntry, RawKey, StoredKey } from "./storage.ts"
+
+/** The table recording which of the migrations below ran. */
+export const migrationsTable = "kido_storage_migrations"
+
+/** The migrations this package ships, by `<id>_<name>`; never edit one that shipped, add the next. */
+export const migrations = {
+  "1_storage_tables": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE IF NOT EXISTS kido_checkpoints (
+  partition_id TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  revision BIGINT NOT NULL,
+  state_version BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  journal_sequence BIGINT NOT NULL,
+  metadata TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (partition_id, agent_id)
+)`
+    yield* sql`CREATE TABLE IF NOT EXISTS kido_heads (
+  partition_id TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  journal_revision BIGINT NOT NULL,
+  outbox_sequence BIGINT NOT NULL,
+  PRIMARY KEY (partition_id, agent_id)
+)`
+    yield* sql`CREATE TABLE IF NOT EXISTS kido_journal (
+  partition_id TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  sequence BIGINT NOT NULL,
+  data TEXT NOT NULL,
+  appended_at BIGINT NOT NULL,
+  PRIMARY KEY (partition_id, agent_id, sequence)
+)`
+    yield* sql`CREATE TABLE IF NOT EXISTS kido_outbox (
+  partition_id TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  sequence BIGINT NOT NULL,
+  data TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (partition_id, agent_id, sequence)
+)`
+  })
+}
+
+/** A `Reactivity` for clients built here (effect's `SqlClient.make` needs one). */
+export const reactivity = Reactivity.layer
+
+/** Rows per multi-row INSERT: far below SQLite's and PostgreSQL's parameter limits. */
+const chunkSize = 200
+
+const chunks = <A>(items: ReadonlyArray<A>): Array<Arr.NonEmptyReadonlyArray<A>> => {
+  const out: Array<Arr.NonEmptyReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += chunkSize) {
+    out.push(items.slice(i, i + chunkSize) as unknown as Arr.NonEmptyReadonlyArray<A>)
+  }
+  return out
+}
+
+const partitionOf = (key: StoredKey): string => key.partition ?? ""
+
+/** The driver on a client, once its tables exist. */
+export const driver = (sql: SqlClient.SqlClient, backend: string): Driver => {
+  const where = (key: StoredKey) => sql`partition_id = ${partitionOf(key)} AND agent_id = ${key.agentId}`
+
+  const currentRevision = (key: StoredKey): Effect.Effect<unknown, SqlError.SqlError> =>
+    Effect.map(
+      sql<{ revision: unknown }>`SELECT revision FROM kido_checkpoints WHERE ${where(key)}`,
+      (rows) => rows[0]?.revision ?? 0
+    )
+
+  const journalRevision = (key: StoredKey): Effect.Effect<unknown, SqlError.SqlError> =>
+    Effect.map(
+      sql<{ revision: unknown }>`SELECT journal_revision AS revision FROM kido_heads WHERE ${where(key)}`,
+      (rows) => rows[0]?.revision ?? 0
+    )
+
+  const insertCheckpoint = (key: StoredKey, row: CheckpointRow) =>
+    sql<{ revision: unknown }>`INSERT INTO kido_checkpoints ${
+      sql.insert({ partition_id: partitionOf(key), agent_id: key.agentId, ...row })
+    } ON CONFLICT (partition_id, agent_id) DO NOTHING RETURNING revision`
+
+  const updateCheckpoint = (key: StoredKey, expected: number, row: CheckpointRow) =>
+    sql<{ revision: unknown }>`UPDATE kido_checkpoints SET ${sql.update(row)} WHERE ${
+      where(key)
+    } AND revision = ${expected} RETURNING revision`
+
+  const writeOutbox = (key: StoredKey, outbox: ReadonlyArray<string>, at: number) =>
+    Effect.gen(function*() {
+      const n = outbox.length
+      const [head] = yield* sql<{ sequence: unknown }>`INSERT INTO kido_heads ${
+        sql.insert({ partition_id: partitionOf(key), agent_id: key.agentId, journal_revision: 0, outbox_sequence: n })
+      } ON CONFLICT (partition_id, agent_id) DO UPDATE SET outbox_sequence = kido_heads.outbox_sequence + ${n}
+RETURNING outbox_sequence AS sequence`
+      const last = Number(head?.sequence)
+      const rows = outbox.map((data, i) => ({
+        partition_id: partitionOf(key),
+        agent_id: key.agentId,
+        sequence: last - n + 1 + i,
+        data,
+        created_at: at
+      }))
+      for (const chunk of chunks(rows)) {
+        yield* sql`INSERT INTO kido_outbox ${sql.insert(chunk)}`
+      }
+    })
+
+  return {
+    backend,
+    getCheckpoint: (key) =>
+      Effect.map(
+        sql<RawCheckpoint>`SELECT agent, revision, state_version, state, journal_sequence, metadata, updated_at
+FROM kido_checkpoints WHERE ${where(key)}`,
+        (rows) => rows[0]
+      ),
+    putCheckpoint: (key, expected, row, outbox) => {
+      const write = Effect.gen(function*() {
+        const written = expected === 0 ? yield* insertCheckpoint(key, row) : yield* updateCheckpoint(key, expected, row)
+        if (written.length === 0) return { ok: false as const, actual: yield* currentRevision(key) }
+        if (outbox.length > 0) yield* writeOutbox(key, outbox, row.updated_at)
+        return { ok: true as const }
+      })
+      return outbox.length > 0 ? sql.withTransaction(write) : write
+    },
+    deleteCheckpoint: (key, expected) =>
+      Effect.gen(function*() {
+        if (expected === 0) {
+          const actual = yield* currentRevision(key)
+          return actual === 0 ? { ok: true as const, deleted: false } : { ok: false as const, actual }
+        }
+        const deleted = expected === undefined
+          ? yield* sql`DELETE FROM kido_checkpoints WHERE ${where(key)} RETURNING revision`
+          : yield* sql`DELETE FROM kido_checkpoints WHERE ${where(key)} AND revision = ${expected} RETURNING revision`
+        if (deleted.length > 0) return { ok: true as const, deleted: true }
+        if (expected === undefined) return { ok: true as const, deleted: false }
+        return { ok: false as const, actual: yield* currentRevision(key) }
+      }),
+    appendJournal: (key, expected, entries, at) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const revision = expected + entries.length
+        const moved = expected === 0
+          ? yield* sql`INSERT INTO kido_heads ${
+            sql.insert({
+              partition_id: partitionOf(key),
+              agent_id: key.agentId,
+              journal_revision: revision,
+              outbox_sequence: 0
+            })
+          } ON CONFLICT (partition_id, agent_id) DO UPDATE SET journal_revision = ${revision}
+WHERE kido_heads.journal_revision = 0 RETURNING journal_revision`
+          : yield* sql`UPDATE kido_heads SET journal_revision = ${revision} WHERE ${
+            where(key)
+          } AND journal_revision = ${expected} RETURNING journal_revision`
+        if (moved.length === 0) return { ok: false as const, actual: yield* journalRevision(key) }
+        const rows = entries.map((data, i) => ({
+          partition_id: partitionOf(key),
+          agent_id: key.agentId,
+          sequence: expected + 1 + i,
+          data,
+          appended_at: at
+        }))
+        for (const chunk of chunks(rows)) {
+          yield* sql`INSERT INTO kido_journal ${sql.insert(chunk)}`
+        }
+        return { ok: true as const }
+      })),
+    journalRevision,
+    readJournal: (key, after, limit) =>
+      limit === undefined
+        ? sql<RawEntry>`SELECT sequence, data, appended_at AS at FROM kido_journal
+WHERE ${where(key)} AND sequence > ${after} ORDER BY sequence`
+        : sql<RawEntry>`SELECT sequence, data, appended_at AS at FROM kido_journal
+WHERE ${where(key)} AND sequence > ${after} ORDER BY sequence LIMIT ${limit}`,
+    truncateJournal: (key, through) =>
+      Effect.asVoid(sql`DELETE FROM kido_journal WHERE ${where(key)} AND sequence <= ${through}`),
+    readOutbox: (key) =>
+      sql<RawEntry>`SELECT sequence, data, created_at AS at FROM kido_outbox WHERE ${where(key)} ORDER BY sequence`,
+    removeOutbox: (key, sequences) =>
+      Effect.asVoid(sql`DELETE FROM kido_outbox WHERE ${where(key)} AND ${sql.in("sequence", sequences)}`),
+    list: (partition) =>
+      partition === undefined
+        ? sql<RawKey>`SELECT partition_id, agent_id FROM kido_checkpoints
+UNION SELECT partition_id, agent_id FROM kido_journal
+UNION SELECT partition_id, agent_id FROM kido_outbox`
+        : sql<RawKey>`SELECT partition_id, agent_id FROM kido_checkpoints WHERE partition_id = ${partition}
+UNION SELECT partition_id, agent_id FROM kido_journal WHERE partition_id = ${partition}
+UNION SELECT partition_id, agent_id FROM kido_outbox WHERE partition_id = ${partition}`
+  }
+}
+
+/** Runs the migrations on a client, then serves storage from it. */
+export const makeWith = (sql: SqlClient.SqlClient): Effect.Effect<ReturnType<typeof core.make>, StorageFailed> => {
+  const backend = sql.onDialectOrElse({ pg: () => "pg", sqlite: () => "sqlite", orElse: () => undefined })
+  if (backend === undefined) {
+    return Effect.fail(
+      core.failed(
+        sql.onDialectOrElse({ mysql: () => "mysql", mssql: () => "mssql", orElse: () => "clickhouse" }),
+        "migrate",
+        undefined,
+        "the SQL storage supports the SQLite and PostgreSQL dialects only"
+      )
+    )
+  }
+  return Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: migrationsTable }).pipe(
+    Effect.provideService(SqlClient.SqlClient, sql),
+    Effect.mapError((error) => core.failed(backend, "migrate", undefined, error)),
+    Effect.as(core.make(driver(sql, backend)))
+  )
+}
+
+/** {@link makeWith} on the `SqlClient` in context. */
+export const make: Effect.Effect<ReturnType<typeof core.make>, StorageFailed, SqlClient.SqlClient> = Effect.flatMap(
+  SqlClient.SqlClient,
+  makeWith
+)
