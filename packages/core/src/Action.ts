@@ -22,6 +22,8 @@ import type { Effect } from "effect"
 import { Duration, Predicate, Result, Schema } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as ActionError from "./ActionError.ts"
+import { fastDecoder } from "./internal/decode.ts"
+import { hasKey } from "./internal/guard.ts"
 import * as JsonSchemaRewrite from "./internal/jsonSchema.ts"
 
 /**
@@ -144,7 +146,7 @@ export const outcome = <O>(
  * @category guards
  * @since 0.1.0
  */
-export const isOutcome = (u: unknown): u is Outcome<unknown> => Predicate.hasProperty(u, OutcomeTypeId)
+export const isOutcome = (u: unknown): u is Outcome<unknown> => hasKey(u, OutcomeTypeId)
 
 /**
  * An action definition. `P` is the decoded params, `O` the patch, `E` and `R` the error and services of
@@ -418,7 +420,7 @@ export const make: {
  * @category guards
  * @since 0.1.0
  */
-export const isAction = (u: unknown): u is Any => Predicate.hasProperty(u, TypeId)
+export const isAction = (u: unknown): u is Any => hasKey(u, TypeId)
 
 const maxParamsDepth = 64
 
@@ -473,7 +475,8 @@ const decoderOf = (schema: AnySchema, typeOnly = false): Decoder => {
   const cache = typeOnly ? typeDecoders : decoders
   let decoder = cache.get(schema)
   if (decoder === undefined) {
-    decoder = Schema.decodeUnknownResult(typeOnly ? Schema.toType(schema) : Schema.toCodecJson(schema))
+    const codec = typeOnly ? Schema.toType(schema) : Schema.toCodecJson(schema)
+    decoder = fastDecoder(codec.ast, Schema.decodeUnknownResult(codec)) as Decoder
     cache.set(schema, decoder)
   }
   return decoder

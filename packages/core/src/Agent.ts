@@ -24,6 +24,7 @@ import * as Exec from "./Exec.ts"
 import * as IdGenerator from "./IdGenerator.ts"
 import * as Instruction from "./Instruction.ts"
 import { HookFailed, InvalidState, SignalRefused, UnknownAction } from "./internal/agentError.ts"
+import { fastDecoder } from "./internal/decode.ts"
 import * as directiveChecks from "./internal/directive.ts"
 import * as Plugin from "./Plugin.ts"
 import * as Router from "./Router.ts"
@@ -733,7 +734,11 @@ class Stamp {
   }
 }
 
-type Validator = (input: unknown, options: typeof decodeOptions) => Result.Result<unknown, Schema.SchemaError>
+type Validator = (
+  input: unknown,
+  options: typeof decodeOptions,
+  knownKeys?: boolean
+) => Result.Result<unknown, Schema.SchemaError>
 
 /**
  * One validator per field of a plain struct state schema (type side), each a one-field struct so that its
@@ -750,12 +755,16 @@ const incrementalValidators = (
     ast.propertySignatures.length !== keys.length ||
     ast.propertySignatures.some((ps) => typeof ps.name !== "string" || !Object.hasOwn(schema.fields, ps.name))
   ) return undefined
-  return keys.map((key) =>
-    [key, Schema.decodeUnknownResult(Schema.toType(Schema.Struct({ [key]: schema.fields[key]! })))] as const
-  )
+  return keys.map((key) => [key, typeDecoder(Schema.Struct({ [key]: schema.fields[key]! }))] as const)
 }
 
 /** Whether two objects have the same own enumerable string keys. */
+/** Decodes (checks) values of `schema`'s type. */
+const typeDecoder = (schema: Schema.Top): Validator => {
+  const type = Schema.toType(schema)
+  return fastDecoder(type.ast, Schema.decodeUnknownResult(type)) as Validator
+}
+
 const sameKeys = (a: object, b: object): boolean => {
   const keys = Object.keys(b)
   if (keys.length !== Object.keys(a).length) return false
@@ -921,11 +930,10 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
   }
 
   const stateSchema = options.state
-  const validateOwn = Schema.decodeUnknownResult(Schema.toType(stateSchema))
-  const sliceValidators = mounted.map((m) =>
-    [m.stateKey, Schema.decodeUnknownResult(Schema.toType(m.plugin.state))] as const
-  )
-  const decodeInitial = Schema.decodeUnknownResult(stateSchema)
+  const validateOwn = typeDecoder(stateSchema)
+  const sliceValidators = mounted.map((m) => [m.stateKey, typeDecoder(m.plugin.state)] as const)
+  const decodeInitial = fastDecoder(stateSchema.ast, Schema.decodeUnknownResult(stateSchema))
+  const decodeSlices = mounted.map((m) => Schema.decodeUnknownResult(m.plugin.state))
   const invalidState = (issues: ReadonlyArray<{ path: ReadonlyArray<string | number>; message: string }>) =>
     new InvalidState({ agent: name, issues })
 
@@ -981,7 +989,8 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     const issues: Array<ActionError.Issue> = []
     for (const [key, check] of fieldValidators) {
       if (after[key] === before[key]) continue
-      const result = check({ [key]: after[key] }, decodeOptions)
+      // the input has just the key the check declares: no excess key to look for at its top
+      const result = check({ [key]: after[key] }, decodeOptions, true)
       if (Result.isFailure(result)) issues.push(...issuesOf(result.failure.issue))
     }
     for (const [key, check] of sliceValidators) {
@@ -1007,62 +1016,71 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
   }) as any
   const mutable = definition as any
 
-  mutable.new = (newOptions?: NewOptions) =>
-    Effect.gen(function*() {
-      if (newOptions?.id !== undefined && (typeof newOptions.id !== "string" || newOptions.id === "")) {
-        return yield* invalidState([{
-          path: [],
-          message: `the id must be a non-empty string, got ${describe(newOptions.id)}`
-        }])
+  // the agent, once its id is known (synchronous: an `Exit` comes back)
+  const build = (id: string, newOptions: NewOptions | undefined): Effect.Effect<Agent<S>, InvalidState> => {
+    const given = newOptions?.state ?? {}
+    if (!Predicate.isObject(given) || Array.isArray(given)) {
+      return Effect.fail(invalidState([{ path: [], message: "the given state must be an object" }]))
+    }
+    const own: Record<string, unknown> = {}
+    for (const key of Object.keys(given)) {
+      if (key === "__proto__") {
+        return Effect.fail(invalidState([{ path: [key], message: "Keys named __proto__ are not allowed" }]))
       }
-      const id = newOptions?.id ?? (yield* IdGenerator.next)
-      const given = newOptions?.state ?? {}
-      if (!Predicate.isObject(given) || Array.isArray(given)) {
-        return yield* invalidState([{ path: [], message: "the given state must be an object" }])
+      if (!stateKeys.has(key)) {
+        own[key] = given[key]
       }
-      const own: Record<string, unknown> = {}
-      for (const key of Object.keys(given)) {
-        if (key === "__proto__") {
-          return yield* invalidState([{ path: [key], message: "Keys named __proto__ are not allowed" }])
-        }
-        if (!stateKeys.has(key)) {
-          own[key] = given[key]
-        }
+    }
+    const initial = decodeInitial(own, decodeOptions)
+    if (Result.isFailure(initial)) return Effect.fail(invalidState(issuesOf(initial.failure.issue)))
+    let state: Record<string, unknown> = { ...(initial.success as object) }
+    for (let index = 0; index < mounted.length; index++) {
+      const m = mounted[index]!
+      const slice = decodeSlices[index]!((given as any)[m.stateKey] ?? {}, decodeOptions)
+      if (Result.isFailure(slice)) {
+        return Effect.fail(invalidState(
+          issuesOf(slice.failure.issue).map((i) => ({ ...i, path: [m.stateKey, ...i.path] }))
+        ))
       }
-      const initial = decodeInitial(own, decodeOptions)
-      if (Result.isFailure(initial)) return yield* invalidState(issuesOf(initial.failure.issue))
-      let state: Record<string, unknown> = { ...(initial.success as object) }
-      for (const m of mounted) {
-        const decodeSlice = Schema.decodeUnknownResult(m.plugin.state)
-        const slice = decodeSlice((given as any)[m.stateKey] ?? {}, decodeOptions)
-        if (Result.isFailure(slice)) {
-          return yield* invalidState(
-            issuesOf(slice.failure.issue).map((i) => ({ ...i, path: [m.stateKey, ...i.path] }))
-          )
+      let value: unknown = slice.success
+      // mount seeds a fresh slice; a slice given to new (a restored one) is kept as given
+      if (m.plugin.mount !== undefined && (given as any)[m.stateKey] === undefined) {
+        let patch: unknown
+        try {
+          patch = m.plugin.mount(value, m.config)
+        } catch (error) {
+          return Effect.fail(invalidState([{ path: [m.stateKey], message: `plugin mount threw: ${describe(error)}` }]))
         }
-        let value: unknown = slice.success
-        // mount seeds a fresh slice; a slice given to new (a restored one) is kept as given
-        if (m.plugin.mount !== undefined && (given as any)[m.stateKey] === undefined) {
-          let patch: unknown
-          try {
-            patch = m.plugin.mount(value, m.config)
-          } catch (error) {
-            return yield* invalidState([{ path: [m.stateKey], message: `plugin mount threw: ${describe(error)}` }])
+        if (patch !== undefined && patch !== null) {
+          const merged = StateOp.deepMerge(value as any, patch as any)
+          if (Result.isFailure(merged)) {
+            return Effect.fail(
+              invalidState([{ path: [m.stateKey], message: `plugin mount: ${merged.failure.message}` }])
+            )
           }
-          if (patch !== undefined && patch !== null) {
-            const merged = StateOp.deepMerge(value as any, patch as any)
-            if (Result.isFailure(merged)) {
-              return yield* invalidState([{ path: [m.stateKey], message: `plugin mount: ${merged.failure.message}` }])
-            }
-            value = merged.success
-          }
+          value = merged.success
         }
-        state = { ...state, [m.stateKey]: value }
       }
-      const valid = validate(state)
-      if (Result.isFailure(valid)) return yield* valid.failure
-      return seal({ id, name, state: valid.success } satisfies Agent<S>)
-    })
+      state = { ...state, [m.stateKey]: value }
+    }
+    const valid = validate(state)
+    if (Result.isFailure(valid)) return Effect.fail(valid.failure)
+    return Effect.succeed(seal({ id, name, state: valid.success } satisfies Agent<S>))
+  }
+
+  const newNow: NewNow = (newOptions) => {
+    if (newOptions?.id !== undefined && (typeof newOptions.id !== "string" || newOptions.id === "")) {
+      return Effect.fail(invalidState([{
+        path: [],
+        message: `the id must be a non-empty string, got ${describe(newOptions.id)}`
+      }]))
+    }
+    return newOptions?.id === undefined
+      ? Effect.flatMap(IdGenerator.next, (id) => build(id, newOptions))
+      : build(newOptions.id, newOptions)
+  }
+  mutable.new = (newOptions?: NewOptions) => Effect.suspend(() => newNow(newOptions))
+  Object.defineProperty(definition, newNowKey, { value: newNow })
 
   // a plugin's action run by `cmd` (not through a routed signal) works on its plugin's slice when exactly one
   // mounted plugin has it and the agent itself does not
@@ -1102,10 +1120,19 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
   }
 
   mutable.cmd = (agent: Agent<S>, input: Instruction.Input, cmdOptions?: CmdOptions) =>
-    runCmd(internals, agent, input, cmdOptions)
+    Effect.suspend(() => runCmd(internals, agent, input, cmdOptions))
 
   mutable.handle = (agent: Agent<S>, signal: Signal.Signal, cmdOptions?: CmdOptions) =>
-    runCmd(internals, agent, new RoutedSignal(signal), { ...cmdOptions, signal })
+    Effect.suspend(() => runCmd(internals, agent, new RoutedSignal(signal), { ...cmdOptions, signal }))
+
+  const handleNow: HandleNow = (agent, signal, cmdOptions) =>
+    runCmd(
+      internals,
+      agent,
+      new RoutedSignal(signal),
+      cmdOptions === undefined ? { signal } : { ...cmdOptions, signal }
+    )
+  Object.defineProperty(definition, handleNowKey, { value: handleNow })
 
   return Result.succeed(definition)
 }
@@ -1155,6 +1182,48 @@ export const make = <SS extends Schema.Codec<any, any, never, never>>(
   const result = makeResult(options)
   if (Result.isFailure(result)) throw result.failure
   return result.success
+}
+
+type NewNow = (options: NewOptions | undefined) => Effect.Effect<Agent<any>, InvalidState>
+
+const newNowKey: unique symbol = Symbol.for("@kido/core/Agent/newNow") as never
+
+/**
+ * `definition.new(options)` started now rather than when the effect runs, for the runtime starting an agent:
+ * with an id given, the result is an `Exit`.
+ *
+ * @internal
+ */
+export const newNow = <S>(definition: Definition<S>, options?: NewOptions): Effect.Effect<Agent<S>, InvalidState> => {
+  const made = (definition as unknown as { readonly [newNowKey]?: NewNow })[newNowKey]
+  return made === undefined ? definition.new(options) : made(options) as Effect.Effect<Agent<S>, InvalidState>
+}
+
+type HandleNow = (
+  agent: Agent<any>,
+  signal: Signal.Signal,
+  options: CmdOptions | undefined
+) => Effect.Effect<CmdResult<any>>
+
+const handleNowKey: unique symbol = Symbol.for("@kido/core/Agent/handleNow") as never
+
+/**
+ * `definition.handle(agent, signal, options)` started now rather than when the effect runs, for the
+ * runtime's mailbox loop (already inside the agent's fiber): when every action of the signal is done at
+ * once, the result is an `Exit` the loop can read without a trip through the fiber's run loop.
+ *
+ * @internal
+ */
+export const handleNow = <S>(
+  definition: Definition<S>,
+  agent: Agent<S>,
+  signal: Signal.Signal,
+  options?: CmdOptions
+): Effect.Effect<CmdResult<S>> => {
+  const handler = (definition as unknown as { readonly [handleNowKey]?: HandleNow })[handleNowKey]
+  return handler === undefined
+    ? definition.handle(agent, signal, options)
+    : handler(agent, signal, options) as Effect.Effect<CmdResult<S>>
 }
 
 /**
@@ -1410,13 +1479,18 @@ const runCmd = (
   agent: Agent<unknown>,
   input: unknown,
   cmdOptions: CmdOptions | undefined
-): Effect.Effect<AnyResult> =>
-  Effect.catchDefect(
-    runCmdUnsafe(internals, agent, input, cmdOptions),
-    // the last line of defence of "cmd never fails": hostile input (a throwing proxy, a getter) that got past
-    // the checks becomes an Error directive, and the agent stays as it was
-    (defect) => Effect.succeed([agent, [Directive.error(defect, "cmd")]] as AnyResult)
-  )
+): Effect.Effect<AnyResult> => {
+  // the last line of defence of "cmd never fails": hostile input (a throwing proxy, a getter) that got past
+  // the checks becomes an Error directive, and the agent stays as it was
+  const onDefect = (defect: unknown) => Effect.succeed([agent, [Directive.error(defect, "cmd")]] as AnyResult)
+  let result: Effect.Effect<AnyResult>
+  try {
+    result = runCmdUnsafe(internals, agent, input, cmdOptions)
+  } catch (defect) {
+    return onDefect(defect)
+  }
+  return Exit.isExit(result) && Exit.isSuccess(result) ? result : Effect.catchDefect(result, onDefect)
+}
 
 const hookFailed = (internals: Internals, hook: string, reason: string): Directive.Error =>
   Directive.error(new HookFailed({ agent: internals.name, hook, reason }), "hook")
@@ -1454,107 +1528,227 @@ const planOf = (
 }
 
 /** `cmd`, and `handle` when `input` is a {@link RoutedSignal}. */
+const emptyOptions: Exec.Options = {}
+
+/** Whether `options` has no own enumerable key (checked without allocating). */
+const isEmpty = (options: object): boolean => {
+  for (const key in options) if (Object.hasOwn(options, key)) return false
+  return true
+}
+
+/** `cmd`'s options other than its own (`haltOnError`, `signal`, `context`): those go to `Exec.run`. */
+const execOptionsOf = (cmdOptions: CmdOptions | undefined): Exec.Options => {
+  if (cmdOptions === undefined) return emptyOptions
+  let own = true
+  for (const key in cmdOptions) {
+    if (key !== "haltOnError" && key !== "signal" && key !== "context" && Object.hasOwn(cmdOptions, key)) {
+      own = false
+      break
+    }
+  }
+  if (own) return emptyOptions
+  const { context: _context, haltOnError: _haltOnError, signal: _signal, ...execOptions } = cmdOptions
+  return execOptions
+}
+
 const runCmdUnsafe = (
   internals: Internals,
   agent: Agent<unknown>,
   input: unknown,
   cmdOptions: CmdOptions | undefined
-): Effect.Effect<AnyResult> =>
-  Effect.gen(function*() {
-    const name = internals.name
-    // an agent not made by new or cmd (built by hand, restored) is checked before anything runs
-    if (!internals.isChecked(agent)) {
-      const valid = internals.validate(agent.state)
-      if (Result.isFailure(valid)) return [agent, [Directive.error(valid.failure, "cmd")]] as const
-    }
-    const directives: Array<Directive.Directive> = []
-    const ran: Array<Instruction.Instruction> = []
-    const routed: Routed | { readonly input: unknown } = input instanceof RoutedSignal
-      ? yield* routeWithHooks(internals, agent, input.signal)
-      : { input }
-    const plan = "failed" in routed ? routed : planOf(internals, agent, routed.input)
-    let state = agent.state as Record<string, unknown>
-    if ("failed" in plan) directives.push(...plan.failed)
-    else {
-      const agentInfo = { id: agent.id, name }
-      const { haltOnError, signal: givenSignal, context: givenContext, ...execOptions } = cmdOptions ?? {}
-      // a plugin's onSignal may have rewritten the signal, and its onRoute added context
-      const signal = "signal" in routed ? routed.signal : givenSignal
-      const runtimeContext = "context" in routed && routed.context !== undefined
-        ? { ...givenContext, ...routed.context }
-        : givenContext
-      // one failure: its Error directive, then stop when asked to
-      const fail = (error: unknown, context: Directive.ErrorContext): boolean => {
-        directives.push(Directive.error(error, context))
-        return haltOnError === true
-      }
-      for (const entry of plan) {
-        if (Result.isFailure(entry)) {
-          if (fail(entry.failure, "normalize")) break
-          continue
-        }
-        const instruction = entry.success
-        const action = typeof instruction.action === "string"
-          ? internals.actions.get(instruction.action)
-          : instruction.action
-        if (action === undefined) {
-          if (fail(new UnknownAction({ agent: name, action: instruction.action as string }), "normalize")) break
-          continue
-        }
-        ran.push(instruction)
-        const scope = ((instruction.context as any)[scopeKey] as string | undefined) ??
-          internals.pluginScopes.get(action)
-        const scoped = scope === undefined ? state : (state[scope] as Record<string, unknown>)
-        const context = {
-          ...runtimeContext,
-          ...instruction.context,
-          state: scoped,
-          rootState: state,
-          agent: agentInfo,
-          signal
-        }
-        const result = yield* Effect.result(
-          Exec.run(action, instruction.params, context, { ...execOptions, ...instruction.options }) as Effect.Effect<
-            Action.Outcome<unknown>,
-            unknown
-          >
-        )
-        if (Result.isFailure(result)) {
-          if (fail(result.failure, "instruction")) break
-          continue
-        }
-        const outcome = result.success
-        const merged = StateOp.deepMerge(scoped, outcome.patch as any)
-        const applied = Result.isFailure(merged) ? merged : StateOp.applyAll(merged.success, outcome.stateOps as any)
-        if (Result.isFailure(applied)) {
-          if (fail(applied.failure, "instruction")) break
-          continue
-        }
-        const next = scope === undefined ? applied.success : { ...state, [scope]: applied.success }
-        const valid = internals.validateChange(state, next)
-        if (Result.isFailure(valid)) {
-          if (fail(valid.failure, "validation")) break
-          continue
-        }
-        const invalidDirective = Array.isArray(outcome.directives)
-          ? outcome.directives.findIndex((d) => !Directive.isDirective(d))
-          : 0
-        if (invalidDirective >= 0) {
-          const reason = `returned something that is not a directive at index ${invalidDirective}`
-          if (fail(new HookFailed({ agent: name, hook: `action "${action.name}"`, reason }), "instruction")) break
-          continue
-        }
-        state = next as Record<string, unknown>
-        for (const d of outcome.directives) directives.push(d as Directive.Directive)
-      }
-    }
-    const after: Agent<unknown> = state === agent.state ? agent : { ...agent, state }
-    const [final, all] = afterCmd(internals, agent, after, directives, ran)
-    // the agent given back unchanged was checked above; a new one is sealed (a copy of the hook's own object)
-    return [final === agent ? agent : internals.seal(final === after ? final : { ...final }), all] as const
-  })
+): Effect.Effect<AnyResult> => {
+  // an agent not made by new or cmd (built by hand, restored) is checked before anything runs
+  if (!internals.isChecked(agent)) {
+    const valid = internals.validate(agent.state)
+    if (Result.isFailure(valid)) return Effect.succeed([agent, [Directive.error(valid.failure, "cmd")]] as const)
+  }
+  if (!(input instanceof RoutedSignal)) return new CmdRun(internals, agent, cmdOptions).plan({ input })
+  if (internals.signalHooks.length === 0 && internals.routeHooks.length === 0) {
+    // no hooks: routing is synchronous (what routeWithHooks gives without hooks)
+    const routed = routeSignal(internals, input.signal)
+    return new CmdRun(internals, agent, cmdOptions).plan(
+      "failed" in routed ? routed : { input: routed.input, signal: input.signal }
+    )
+  }
+  return Effect.flatMap(
+    routeWithHooks(internals, agent, input.signal),
+    (routed) => new CmdRun(internals, agent, cmdOptions).plan(routed)
+  )
+}
 
-/** Runs `onAfterCmd`, when there is one, on what `cmd` produced; keeps its result only when it is sound. */
+/**
+ * One `cmd` in progress: its instructions run one after the other. An instruction whose action is done at once
+ * (its effect is already an `Exit`, as `Effect.succeed(...)` is) is settled synchronously; only an action
+ * that really runs (a timer, I/O, a retry) goes through the fiber. The result is the same either way.
+ */
+class CmdRun {
+  readonly directives: Array<Directive.Directive> = []
+  readonly ran: Array<Instruction.Instruction> = []
+  state: Record<string, unknown>
+  entries: Plan = []
+  index = 0
+  agentInfo: { readonly id: string; readonly name: string } | undefined = undefined
+  signal: Signal.Signal | undefined = undefined
+  runtimeContext: { readonly [key: string]: unknown } | undefined = undefined
+  execOptions: Exec.Options = emptyOptions
+  /** The action and scope of the instruction whose action is running. */
+  action: Action.Any | undefined = undefined
+  scope: string | undefined = undefined
+  scoped: Record<string, unknown> | undefined = undefined
+  readonly internals: Internals
+  readonly agent: Agent<unknown>
+  readonly cmdOptions: CmdOptions | undefined
+
+  constructor(internals: Internals, agent: Agent<unknown>, cmdOptions: CmdOptions | undefined) {
+    this.internals = internals
+    this.agent = agent
+    this.cmdOptions = cmdOptions
+    this.state = agent.state as Record<string, unknown>
+  }
+
+  plan(routed: Routed | { readonly input: unknown }): Effect.Effect<AnyResult> {
+    const internals = this.internals
+    const agent = this.agent
+    const plan = "failed" in routed ? routed : planOf(internals, agent, routed.input)
+    if ("failed" in plan) {
+      for (const directive of plan.failed) this.directives.push(directive)
+      return this.finish()
+    }
+    const cmdOptions = this.cmdOptions
+    this.entries = plan
+    this.agentInfo = { id: agent.id, name: internals.name }
+    this.execOptions = execOptionsOf(cmdOptions)
+    // a plugin's onSignal may have rewritten the signal, and its onRoute added context
+    this.signal = "signal" in routed ? routed.signal : cmdOptions?.signal
+    const givenContext = cmdOptions?.context
+    this.runtimeContext = "context" in routed && routed.context !== undefined
+      ? { ...givenContext, ...routed.context }
+      : givenContext
+    return this.next()
+  }
+
+  /** One failure: its Error directive; `true` when the rest must not run (`haltOnError`). */
+  fail(error: unknown, context: Directive.ErrorContext): boolean {
+    this.directives.push(Directive.error(error, context))
+    return this.cmdOptions?.haltOnError === true
+  }
+
+  /** Runs the instructions from `index` on, synchronously while their actions are done at once. */
+  next(): Effect.Effect<AnyResult> {
+    const internals = this.internals
+    const entries = this.entries
+    while (this.index < entries.length) {
+      const entry = entries[this.index++]!
+      if (Result.isFailure(entry)) {
+        if (this.fail(entry.failure, "normalize")) break
+        continue
+      }
+      const instruction = entry.success
+      const action = typeof instruction.action === "string"
+        ? internals.actions.get(instruction.action)
+        : instruction.action
+      if (action === undefined) {
+        if (
+          this.fail(new UnknownAction({ agent: internals.name, action: instruction.action as string }), "normalize")
+        ) {
+          break
+        }
+        continue
+      }
+      this.ran.push(instruction)
+      const state = this.state
+      const scope = ((instruction.context as any)[scopeKey] as string | undefined) ??
+        internals.pluginScopes.get(action)
+      const scoped = scope === undefined ? state : (state[scope] as Record<string, unknown>)
+      const context = {
+        ...this.runtimeContext,
+        ...instruction.context,
+        state: scoped,
+        rootState: state,
+        agent: this.agentInfo,
+        signal: this.signal
+      }
+      const execOptions = this.execOptions
+      const options = execOptions === emptyOptions
+        ? instruction.options
+        : isEmpty(instruction.options)
+        ? execOptions
+        : { ...execOptions, ...instruction.options }
+      const running = Exec.runNow(action, instruction.params, context, options) as Effect.Effect<
+        Action.Outcome<unknown>,
+        unknown
+      >
+      this.action = action
+      this.scope = scope
+      this.scoped = scoped
+      if (Exit.isExit(running)) {
+        if (Exit.isSuccess(running)) {
+          if (this.settle(running.value as Action.Outcome<unknown>)) break
+          continue
+        }
+        const error = Cause.findErrorOption(running.cause)
+        if (Option.isSome(error)) {
+          if (this.fail(error.value, "instruction")) break
+          continue
+        }
+      }
+      // the action runs: go on once it is done (a defect or an interruption ends the cmd, as it always did)
+      return Effect.flatMap(
+        Effect.result(running),
+        (result) =>
+          (Result.isFailure(result) ? this.fail(result.failure, "instruction") : this.settle(result.success))
+            ? this.finish()
+            : this.next()
+      )
+    }
+    return this.finish()
+  }
+
+  /** Applies the outcome of the instruction that ran; `true` when the rest must not run. */
+  settle(outcome: Action.Outcome<unknown>): boolean {
+    const action = this.action!
+    const scope = this.scope
+    const state = this.state
+    const merged = StateOp.deepMerge(this.scoped!, outcome.patch as any)
+    const applied = Result.isFailure(merged) ? merged : StateOp.applyAll(merged.success, outcome.stateOps as any)
+    if (Result.isFailure(applied)) return this.fail(applied.failure, "instruction")
+    const next = scope === undefined ? applied.success : { ...state, [scope]: applied.success }
+    const valid = this.internals.validateChange(state, next)
+    if (Result.isFailure(valid)) return this.fail(valid.failure, "validation")
+    const directives = outcome.directives
+    let invalidDirective = 0
+    if (Array.isArray(directives)) {
+      invalidDirective = -1
+      for (let i = 0; i < directives.length; i++) {
+        if (!Directive.isDirective(directives[i])) {
+          invalidDirective = i
+          break
+        }
+      }
+    }
+    if (invalidDirective >= 0) {
+      const reason = `returned something that is not a directive at index ${invalidDirective}`
+      return this.fail(
+        new HookFailed({ agent: this.internals.name, hook: `action "${action.name}"`, reason }),
+        "instruction"
+      )
+    }
+    this.state = next as Record<string, unknown>
+    for (const d of directives) this.directives.push(d as Directive.Directive)
+    return false
+  }
+
+  finish(): Effect.Effect<AnyResult> {
+    const internals = this.internals
+    const agent = this.agent
+    const state = this.state
+    const after: Agent<unknown> = state === agent.state ? agent : { ...agent, state }
+    const [final, all] = afterCmd(internals, agent, after, this.directives, this.ran)
+    // the agent given back unchanged was checked above; a new one is sealed (a copy of the hook's own object)
+    return Effect.succeed([final === agent ? agent : internals.seal(final === after ? final : { ...final }), all])
+  }
+}
+
 const afterCmd = (
   internals: Internals,
   agent: Agent<unknown>,

@@ -65,6 +65,7 @@ import * as ActionError from "./ActionError.ts"
 import * as Instruction from "./Instruction.ts"
 import * as AgentError from "./internal/agentError.ts"
 import * as internal from "./internal/directive.ts"
+import { hasKey } from "./internal/guard.ts"
 import * as Router from "./Router.ts"
 import * as Signal from "./Signal.ts"
 import * as StateOp from "./StateOp.ts"
@@ -1349,7 +1350,8 @@ export const stop = (reason: StopReason = "normal"): Result.Result<Stop, Invalid
  * @since 0.1.0
  */
 export const isDirective = (u: unknown): u is Directive =>
-  Predicate.hasProperty(u, TypeId) && u[TypeId] === TypeId && typeof (u as { _tag?: unknown })._tag === "string"
+  hasKey(u, TypeId) && (u as { readonly [TypeId]: unknown })[TypeId] === TypeId &&
+  typeof (u as { _tag?: unknown })._tag === "string"
 
 /**
  * Tells whether a value is a built-in directive with the given tag. Data-first or data-last (a guard for

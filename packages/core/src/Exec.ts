@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Option, Predicate, Result, Schedule } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Option, Predicate, Result, Schedule } from "effect"
 import * as Action from "./Action.ts"
 import * as ActionError from "./ActionError.ts"
 
@@ -263,80 +263,156 @@ export const run = <P, O, E, R, C>(
   context: C,
   options?: Options
 ): Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> =>
-  Effect.suspend(() => {
-    const name = action.name
-    const maxRetries = options?.maxRetries ?? defaults.maxRetries
+  Effect.suspend(() => runNow(action, params, context, options))
+
+/** `{}`, `undefined` and options without any key: nothing to parse. */
+const hasNoOptions = (options: Options | undefined): boolean => {
+  if (options === undefined) return true
+  for (const _ in options) return false
+  return true
+}
+
+/**
+ * What {@link run} does, started now rather than when the returned effect runs: the options are checked, the
+ * params decoded and, without a timeout, the first attempt started at once. When that attempt is done
+ * already (an action returning `Effect.succeed(...)`, as most do) and its output is valid, the result is an
+ * `Exit`, so callers running many actions (`cmd`) can go on without a trip through the fiber's run loop;
+ * anything else continues exactly as `run` does.
+ *
+ * @internal
+ */
+export const runNow = <P, O, E, R, C>(
+  action: Action.Action<P, O, E, R, C>,
+  params: unknown,
+  context: C,
+  options: Options | undefined
+): Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> => {
+  const name = action.name
+  let maxRetries = defaults.maxRetries as number
+  let timeout: Duration.Duration | undefined
+  let compensationTimeout: Duration.Duration | undefined
+  if (hasNoOptions(options)) {
+    if (action.compensationTimeout !== undefined) {
+      const parsed = durationOption(action.compensationTimeout, "compensationTimeout", true)
+      if (typeof parsed === "string") return invalidOption(name, parsed)
+      compensationTimeout = parsed
+    }
+  } else {
+    maxRetries = options?.maxRetries ?? defaults.maxRetries
     if (typeof maxRetries !== "number" || !Number.isInteger(maxRetries) || maxRetries < 0) {
       return invalidOption(name, `maxRetries must be a non-negative integer, got ${describe(maxRetries)}`)
     }
-    const timeout = durationOption(options?.timeout, "timeout", false)
-    if (typeof timeout === "string") return invalidOption(name, timeout)
-    const compensationTimeout = durationOption(
-      options?.compensationTimeout ?? action.compensationTimeout ?? defaults.compensationTimeout,
-      "compensationTimeout",
-      true
-    )
-    if (typeof compensationTimeout === "string") return invalidOption(name, compensationTimeout)
-
-    const decoded = Action.decodeParams(action, params, options)
-    if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
-    const validParams = decoded.success
-
-    const finish = (result: O | Action.Outcome<O>): Effect.Effect<Action.Outcome<O>, ActionError.ActionError> => {
-      const outcome = Action.isOutcome(result) ? result as Action.Outcome<O> : Action.outcome(result as O)
-      if (action.output === undefined) return Effect.succeed(outcome)
-      const output = Action.validateOutput(action, outcome.patch)
-      return Result.isFailure(output) ? Effect.fail(output.failure) : Effect.succeed(outcome)
+    const parsedTimeout = durationOption(options?.timeout, "timeout", false)
+    if (typeof parsedTimeout === "string") return invalidOption(name, parsedTimeout)
+    timeout = parsedTimeout
+    const given = options?.compensationTimeout ?? action.compensationTimeout
+    if (given !== undefined) {
+      const parsed = durationOption(given, "compensationTimeout", true)
+      if (typeof parsed === "string") return invalidOption(name, parsed)
+      compensationTimeout = parsed
     }
-    const onRunFailure = (cause: Cause.Cause<E>) => Effect.fail(toExecutionFailed(name, cause))
-    const handlers = { onFailure: onRunFailure, onSuccess: finish }
-    const timeoutMillis = timeout === undefined ? undefined : Duration.toMillis(timeout)
+  }
 
-    let attempt = 0
-    const once: Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> = Effect.withFiber((fiber) => {
-      attempt += 1
-      const current = attempt
-      let started: Effect.Effect<O | Action.Outcome<O>, E, R>
+  const decoded = Action.decodeParams(action, params, options)
+  if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
+  const validParams = decoded.success
+
+  // Without a timeout the first attempt starts here; when it is done already and its output is valid, so
+  // is the run (retries, the attempt number and compensation only matter to a failed or running attempt).
+  let first: { readonly started: Effect.Effect<O | Action.Outcome<O>, E, R> } | { readonly thrown: unknown } | undefined
+  if (timeout === undefined) {
+    let started: Effect.Effect<O | Action.Outcome<O>, E, R>
+    try {
+      started = action.run(validParams, context)
+    } catch (thrown) {
+      first = { thrown }
+    }
+    if (first === undefined) {
+      if (Exit.isExit(started!) && Exit.isSuccess(started)) {
+        const result = started.value
+        const outcome = Action.isOutcome(result) ? result as Action.Outcome<O> : Action.outcome(result as O)
+        if (action.output === undefined || Result.isSuccess(Action.validateOutput(action, outcome.patch))) {
+          return Exit.succeed(outcome)
+        }
+      }
+      first = { started: started! }
+    }
+  }
+  return runAttempts(action, validParams, context, options, name, maxRetries, timeout, compensationTimeout, first)
+}
+
+const runAttempts = <P, O, E, R, C>(
+  action: Action.Action<P, O, E, R, C>,
+  validParams: P,
+  context: C,
+  options: Options | undefined,
+  name: string,
+  maxRetries: number,
+  timeout: Duration.Duration | undefined,
+  compensationTimeout: Duration.Duration | undefined,
+  first: { readonly started: Effect.Effect<O | Action.Outcome<O>, E, R> } | { readonly thrown: unknown } | undefined
+): Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> => {
+  const finish = (result: O | Action.Outcome<O>): Effect.Effect<Action.Outcome<O>, ActionError.ActionError> => {
+    const outcome = Action.isOutcome(result) ? result as Action.Outcome<O> : Action.outcome(result as O)
+    if (action.output === undefined) return Effect.succeed(outcome)
+    const output = Action.validateOutput(action, outcome.patch)
+    return Result.isFailure(output) ? Effect.fail(output.failure) : Effect.succeed(outcome)
+  }
+  const onRunFailure = (cause: Cause.Cause<E>) => Effect.fail(toExecutionFailed(name, cause))
+  const handlers = { onFailure: onRunFailure, onSuccess: finish }
+  const timeoutMillis = timeout === undefined ? undefined : Duration.toMillis(timeout)
+
+  let attempt = 0
+  const once: Effect.Effect<Action.Outcome<O>, ActionError.ActionError, R> = Effect.withFiber((fiber) => {
+    attempt += 1
+    const current = attempt
+    let started: Effect.Effect<O | Action.Outcome<O>, E, R>
+    if (current === 1 && first !== undefined) {
+      if ("thrown" in first) return Effect.fail(toExecutionFailed(name, Cause.die(first.thrown)))
+      started = first.started
+    } else {
       try {
         started = action.run(validParams, context)
       } catch (thrown) {
         return Effect.fail(toExecutionFailed(name, Cause.die(thrown)))
       }
-      if (!Effect.isEffect(started)) return Effect.fail(notAnEffect(name, started))
-      let effect = Effect.matchCauseEffect(started, handlers)
-      if (timeout !== undefined && timeoutMillis !== Number.POSITIVE_INFINITY) {
-        effect = Effect.timeoutOrElse(effect, {
-          duration: timeout,
-          orElse: () =>
-            Effect.fail(
-              new ActionError.ActionTimeout({ action: name, timeoutMillis: timeoutMillis!, attempt: current })
-            )
-        })
-      }
-      // providing a service costs about a microsecond: skip it when the fiber already says so
-      return fiber.getRef(CurrentAttempt) === current ? effect : Effect.provideService(effect, CurrentAttempt, current)
-    })
+    }
+    if (!Effect.isEffect(started)) return Effect.fail(notAnEffect(name, started))
+    let effect = Effect.matchCauseEffect(started, handlers)
+    if (timeout !== undefined && timeoutMillis !== Number.POSITIVE_INFINITY) {
+      effect = Effect.timeoutOrElse(effect, {
+        duration: timeout,
+        orElse: () =>
+          Effect.fail(
+            new ActionError.ActionTimeout({ action: name, timeoutMillis: timeoutMillis!, attempt: current })
+          )
+      })
+    }
+    // providing a service costs about a microsecond: skip it when the fiber already says so
+    return fiber.getRef(CurrentAttempt) === current ? effect : Effect.provideService(effect, CurrentAttempt, current)
+  })
 
-    const retryOn = options?.retryOn
-    const attempts = maxRetries === 0 ? once : Effect.retry(once, {
-      times: maxRetries,
-      schedule: options?.backoff ?? defaults.backoff,
-      while: (error: ActionError.ActionError) => {
-        if (!error.retryable) return Effect.succeed(false)
-        if (retryOn === undefined) return Effect.succeed(true)
-        return Effect.try({
-          try: () => retryOn(error) === true,
-          catch: (thrown) =>
-            new ActionError.InternalError({ action: name, reason: `retryOn threw: ${describe(thrown)}` })
-        })
-      }
-    })
+  const retryOn = options?.retryOn
+  const attempts = maxRetries === 0 ? once : Effect.retry(once, {
+    times: maxRetries,
+    schedule: options?.backoff ?? defaults.backoff,
+    while: (error: ActionError.ActionError) => {
+      if (!error.retryable) return Effect.succeed(false)
+      if (retryOn === undefined) return Effect.succeed(true)
+      return Effect.try({
+        try: () => retryOn(error) === true,
+        catch: (thrown) => new ActionError.InternalError({ action: name, reason: `retryOn threw: ${describe(thrown)}` })
+      })
+    }
+  })
 
-    const compensate = action.compensate
-    if (compensate === undefined) return attempts
-    const compensationBudget = compensationTimeout ?? defaults.compensationTimeout
-    // every error that reaches here came after at least one attempt ran, so the world may have changed
-    return Effect.catch(attempts, (error: ActionError.ActionError) =>
+  const compensate = action.compensate
+  if (compensate === undefined) return attempts
+  const compensationBudget = compensationTimeout ?? defaults.compensationTimeout
+  // every error that reaches here came after at least one attempt ran, so the world may have changed
+  return Effect.catch(
+    attempts,
+    (error: ActionError.ActionError) =>
       Effect.suspend(() => compensate(validParams, error, context)).pipe(
         Effect.provideService(CurrentAttempt, attempt),
         Effect.exit,
@@ -364,5 +440,6 @@ export const run = <P, O, E, R, C>(
               })
             )
         )
-      ))
-  })
+      )
+  )
+}

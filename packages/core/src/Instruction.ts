@@ -10,6 +10,7 @@
 import { Predicate, Result, Schema } from "effect"
 import * as Action from "./Action.ts"
 import type * as Exec from "./Exec.ts"
+import { hasKey } from "./internal/guard.ts"
 
 const TypeId = "~@kido/core/Instruction"
 
@@ -111,7 +112,7 @@ export const make = (
  * @category guards
  * @since 0.1.0
  */
-export const isInstruction = (u: unknown): u is Instruction => Predicate.hasProperty(u, TypeId)
+export const isInstruction = (u: unknown): u is Instruction => hasKey(u, TypeId)
 
 /**
  * An instruction could not be understood: `index` is its position in the list, `reason` says why.

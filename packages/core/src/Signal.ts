@@ -653,11 +653,15 @@ export const make = <D>(type: string, data: D, attributes: Attributes): Effect.E
     }
     if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
     const signal = prepared.success
-    if (signal.id !== "") return Effect.succeed(signal)
+    if (signal.id !== "") {
+      remember(signal)
+      return Effect.succeed(signal)
+    }
     const generator = fiber.getRef(IdGenerator.IdGenerator)
     if (generator === IdGenerator.uuidv7) {
       // The default generator, run in place: what `uuidv7.next` does, without a second Effect to run.
       signal.id = uuidv7.generate(clock, fiber.getRef(Random.Random), now())
+      remember(signal)
       return Effect.succeed(signal)
     }
     return Effect.flatMap(generator.next, (id) => {
@@ -1010,6 +1014,23 @@ export const toJson = <D>(
 // Guards and schema
 // -----------------------------------------------------------------------------
 
+/**
+ * Signals known to be valid (built by {@link make}, or checked by {@link isSignal}), with their attributes as
+ * they were then. A signal is an immutable value: one whose attributes are still the same (by identity) is
+ * not checked again, so a signal sent many times, or sent right after `make`, costs a lookup. Anything else
+ * (an attribute replaced since, a hand-built object) is checked in full.
+ */
+const checked = new WeakMap<object, Signal>()
+
+const remember = (signal: Signal): void => {
+  checked.set(signal, { ...signal })
+}
+
+const unchanged = (u: Signal, seen: Signal): boolean =>
+  u.id === seen.id && u.type === seen.type && u.source === seen.source && u.data === seen.data &&
+  u.extensions === seen.extensions && u.specversion === seen.specversion && u.time === seen.time &&
+  u.subject === seen.subject && u.datacontenttype === seen.datacontenttype && u.dataschema === seen.dataschema
+
 const checkSignal = (u: unknown): InvalidSignal | undefined => {
   if (typeof u !== "object" || u === null) return invalid(rootAttribute, `expected a signal, got ${internal.show(u)}`)
   const s = u as Record<string, unknown>
@@ -1047,8 +1068,13 @@ const checkSignal = (u: unknown): InvalidSignal | undefined => {
  * @since 0.1.0
  */
 export const isSignal = (u: unknown): u is Signal => {
+  if (typeof u !== "object" || u === null) return false
   try {
-    return checkSignal(u) === undefined
+    const seen = checked.get(u)
+    if (seen !== undefined && unchanged(u as Signal, seen)) return true
+    if (checkSignal(u) !== undefined) return false
+    remember(u as Signal)
+    return true
   } catch {
     return false
   }

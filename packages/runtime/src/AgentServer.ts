@@ -276,7 +276,7 @@ export const call = <S>(
   signal: Signal.Signal,
   options?: CallOptions
 ): Effect.Effect<Agent.Agent<S>, CallError> =>
-  Effect.suspend(() => internal.call(serverOf(ref, "call"), signal, options))
+  Effect.withFiber((fiber) => internal.callWith(fiber, serverOf(ref, "call"), signal, options))
 
 /**
  * Enqueues `signal` without waiting for it to be processed. Fails with `InvalidSignal`, `MailboxFull`
@@ -386,7 +386,7 @@ export const status = (ref: AgentRef<any>): Effect.Effect<Status> =>
       processed: server.processed,
       errors: server.errors,
       parent: server.parent === undefined ? undefined : { id: server.parent.server.id, tag: server.parent.tag },
-      children: [...server.children].map(([tag, child]) => ({ tag, id: child.id })),
+      children: [...(server.children ?? [])].map(([tag, child]) => ({ tag, id: child.id })),
       exitReason: server.exitReason
     }
   })

@@ -19,9 +19,10 @@ import {
   Router,
   Signal
 } from "@kido/core"
-import type { Clock, Context } from "effect"
 import {
   Cause,
+  Clock,
+  Context,
   Cron,
   DateTime,
   Deferred,
@@ -32,7 +33,6 @@ import {
   Metric,
   Option,
   PubSub,
-  Queue,
   Result,
   Schedule,
   Scope,
@@ -46,7 +46,9 @@ import type * as ErrorPolicy from "../ErrorPolicy.ts"
 import * as ExitReason from "../ExitReason.ts"
 import type * as Inspection from "../Inspection.ts"
 import * as RuntimeError from "../RuntimeError.ts"
+import { Mailbox } from "./mailbox.ts"
 import * as sensors from "./sensor.ts"
+import { withSignalSpan } from "./signalSpan.ts"
 
 // -----------------------------------------------------------------------------
 // Options
@@ -195,13 +197,20 @@ const isTarget = (u: unknown): u is Directive.DispatchTarget => {
   }
 }
 
+/** Whether `input` gives any option (else the agent shares its instance's options object). */
+const hasOptions = (input: OptionsInput): boolean =>
+  input.mailbox !== undefined || input.callTimeout !== undefined || input.shutdownTimeout !== undefined ||
+  input.reply !== undefined || input.errorPolicy !== undefined || input.defaultDispatch !== undefined ||
+  input.emitConcurrency !== undefined || input.crashedSignal !== undefined || input.onDefect !== undefined ||
+  input.actionTimeout !== undefined
+
 /** Resolves `input` over `base`; the first invalid option is the error. */
 export const resolveOptions = (
   base: ServerOptions,
   input: OptionsInput | undefined,
   prefix = ""
 ): ServerOptions | RuntimeError.InvalidStartOptions => {
-  if (input === undefined) return base
+  if (input === undefined || !hasOptions(input)) return base
   const name = (option: string) => prefix + option
   let capacity = base.capacity
   let overflow = base.overflow
@@ -319,23 +328,45 @@ abstract class Request {
   incarnation = -1
 }
 
-/** A `call`: the signal, and where its reply goes. */
+/** What a `call` ends with: the agent, or why there is none. */
+type CallAnswer = Exit.Exit<
+  Agent.Agent<any>,
+  RuntimeError.AgentStopped | RuntimeError.AgentCrashed | RuntimeError.CallTimeout
+>
+
+/**
+ * A `call`: the signal, and where its reply goes. The first answer counts (the agent's reply, or the
+ * caller's timeout); the waiting caller is resumed at once, as a `Deferred` resumes its waiters.
+ */
 export class CallRequest extends Request {
   readonly signal: Signal.Signal
-  readonly reply: Deferred.Deferred<Agent.Agent<any>, RuntimeError.AgentStopped | RuntimeError.AgentCrashed>
   readonly afterDirectives: boolean
   readonly parentSpan: Tracer.AnySpan | undefined
-  constructor(
-    signal: Signal.Signal,
-    reply: Deferred.Deferred<Agent.Agent<any>, RuntimeError.AgentStopped | RuntimeError.AgentCrashed>,
-    afterDirectives: boolean,
-    parentSpan: Tracer.AnySpan | undefined
-  ) {
+  answer: CallAnswer | undefined = undefined
+  /** The caller, while it waits. */
+  resume: ((answer: CallAnswer) => void) | undefined = undefined
+  /** The caller's timer (with the default clock: see `awaitAnswer`). */
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  constructor(signal: Signal.Signal, afterDirectives: boolean, parentSpan: Tracer.AnySpan | undefined) {
     super()
     this.signal = signal
-    this.reply = reply
     this.afterDirectives = afterDirectives
     this.parentSpan = parentSpan
+  }
+
+  /** Answers the call (once: a later answer is ignored). */
+  reply(answer: CallAnswer): void {
+    if (this.answer !== undefined) return
+    this.answer = answer
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    const resume = this.resume
+    if (resume !== undefined) {
+      this.resume = undefined
+      resume(answer)
+    }
   }
 }
 
@@ -421,12 +452,14 @@ export class Server {
   supervisorStopping = false
   /** Wake-up items in the mailbox (not signals: not counted as waiting). */
   wakesQueued = 0
+  /** The loop waits for its mailbox (or for its first turn): stopping it runs nothing of the agent's. */
+  idle = false
   /** The current item's state change was committed (it must not run again after an interruption). */
   committed = false
   /** The context the agent was started in (services, log settings): each incarnation runs in it. */
   context: Context.Context<never> | undefined = undefined
   /** Items this agent retried once after a crash (`crashedSignal: "retryOnce"`): a second crash drops them. */
-  readonly retried = new WeakSet<Item>()
+  retried: WeakSet<Item> | undefined = undefined
   /** Senders waiting for room wait on this; resolved each time the agent takes the next item. */
   progress: Deferred.Deferred<void> | undefined = undefined
   initialState: { readonly [key: string]: unknown } | undefined = undefined
@@ -441,9 +474,10 @@ export class Server {
   processed = 0
   errors = 0
   parent: ParentLink | undefined = undefined
-  readonly children = new Map<string, Server>()
-  readonly jobs = new Map<string, Fiber.Fiber<unknown>>()
-  readonly waiters = new Set<Waiter>()
+  // made on first use (most agents never have children, jobs or waiters): an idle agent stays small
+  children: Map<string, Server> | undefined = undefined
+  jobs: Map<string, Fiber.Fiber<unknown>> | undefined = undefined
+  waiters: Set<Waiter> | undefined = undefined
   readonly exited = Deferred.makeUnsafe<ExitReason.ExitReason>()
   /** Set while handling an error signal of the emitSignal policy, so errors there do not loop. */
   handlingErrorSignal = false
@@ -456,7 +490,7 @@ export class Server {
   readonly partition: string | undefined
   readonly key: string
   readonly options: ServerOptions
-  readonly mailbox: Queue.Queue<Item>
+  readonly mailbox: Mailbox<Item>
   scope: Scope.Closeable
   readonly seq: number
 
@@ -467,7 +501,7 @@ export class Server {
     partition: string | undefined,
     key: string,
     options: ServerOptions,
-    mailbox: Queue.Queue<Item>,
+    mailbox: Mailbox<Item>,
     scope: Scope.Closeable,
     seq: number
   ) {
@@ -703,7 +737,9 @@ const metricsOf = (name: string) => {
 }
 
 let alive = 0
-const changeAlive = (delta: number) => Effect.suspend(() => Metric.update(agentsAlive, alive += delta))
+/** Counts agents in and out (what `Metric.update` of the gauge does, in place). */
+const changeAliveUnsafe = (delta: number, context: Context.Context<never>): void =>
+  agentsAlive.updateUnsafe(alive += delta, context)
 
 // -----------------------------------------------------------------------------
 // Starting
@@ -750,56 +786,96 @@ export const start = (
   parent?: ParentInput,
   supervision?: Supervision
 ): Effect.Effect<Server, StartFailure> =>
-  Effect.gen(function*() {
+  Effect.withFiber((fiber): Effect.Effect<Server, StartFailure> => {
     if (!Agent.isDefinition(definition)) {
-      return yield* invalid("definition", `must be an agent definition built with Agent.make, got ${show(definition)}`)
+      return Effect.fail(
+        invalid("definition", `must be an agent definition built with Agent.make, got ${show(definition)}`)
+      )
     }
     if (input !== undefined && (typeof input !== "object" || input === null)) {
-      return yield* invalid("options", `must be an object, got ${show(input)}`)
+      return Effect.fail(invalid("options", `must be an object, got ${show(input)}`))
     }
     const partition = input?.partition
     if (partition !== undefined && (typeof partition !== "string" || partition === "")) {
-      return yield* invalid("partition", `must be a non-empty string, got ${show(partition)}`)
+      return Effect.fail(invalid("partition", `must be a non-empty string, got ${show(partition)}`))
     }
     const options = resolveOptions(instance.defaults, input)
-    if (options instanceof RuntimeError.InvalidStartOptions) return yield* options
+    if (options instanceof RuntimeError.InvalidStartOptions) return Effect.fail(options)
     const declaredSensors = sensors.checkDeclared(definition)
-    if (declaredSensors instanceof RuntimeError.InvalidStartOptions) return yield* declaredSensors
-    const agent = yield* definition.new({ id: input?.id, state: input?.state })
-    if (instance.closing) {
-      return yield* new RuntimeError.AgentStopped({ agentId: agent.id, reason: "the Kido instance is shutting down" })
-    }
-    const key = keyOf(agent.id, partition)
-    const existing = instance.registry.get(key)
-    if (existing !== undefined) {
-      return yield* new RuntimeError.AgentAlreadyStarted({
+    if (declaredSensors instanceof RuntimeError.InvalidStartOptions) return Effect.fail(declaredSensors)
+    const made = Agent.newNow(definition, { id: input?.id, state: input?.state })
+    const register = (agent: Agent.Agent<any>) =>
+      registerServer(
+        fiber,
+        instance,
+        definition,
+        agent,
+        input,
+        options,
+        declaredSensors,
+        partition,
+        parent,
+        supervision
+      )
+    if (!Exit.isExit(made)) return Effect.flatMap(made, register)
+    return Exit.isSuccess(made) ? register(made.value as Agent.Agent<any>) : made as Exit.Exit<never, StartFailure>
+  })
+
+/** The rest of `start`, once the agent is made: registered, its incarnation launched. */
+const registerServer = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  instance: Instance,
+  definition: Agent.Definition<any>,
+  agent: Agent.Agent<any>,
+  input: StartInput | undefined,
+  options: ServerOptions,
+  declaredSensors: ReadonlyArray<sensors.Prepared>,
+  partition: string | undefined,
+  parent: ParentInput | undefined,
+  supervision: Supervision | undefined
+): Effect.Effect<Server, StartFailure> => {
+  if (instance.closing) {
+    return Effect.fail(
+      new RuntimeError.AgentStopped({ agentId: agent.id, reason: "the Kido instance is shutting down" })
+    )
+  }
+  const key = keyOf(agent.id, partition)
+  const existing = instance.registry.get(key)
+  if (existing !== undefined) {
+    return Effect.fail(
+      new RuntimeError.AgentAlreadyStarted({
         agentId: agent.id,
         ...(partition === undefined ? {} : { partition }),
         name: existing.name
       })
-    }
-    if (parent !== undefined && parent.server.children.has(parent.tag)) {
-      return yield* invalid("tag", `the parent already has a child under ${show(parent.tag)}`)
-    }
-    // `waiting` enforces the capacity; the queue's own bound leaves room for a wake-up item
-    const mailbox = yield* Queue.bounded<Item>(options.capacity + 1)
-    const scope = Scope.makeUnsafe()
-    const server = new Server(instance, definition, agent, partition, key, options, mailbox, scope, instance.seq++)
-    server.initialState = input?.state
-    server.context = yield* Effect.context<never>()
-    server.declaredSensors = declaredSensors
-    server.supervision = supervision
-    instance.registry.set(key, server)
-    instance.order.add(server)
-    if (parent !== undefined) {
-      server.parent = parent
-      parent.server.children.set(parent.tag, server)
-    }
-    yield* launch(server)
-    yield* changeAlive(1)
+    )
+  }
+  if (parent !== undefined && parent.server.children?.has(parent.tag) === true) {
+    return Effect.fail(invalid("tag", `the parent already has a child under ${show(parent.tag)}`))
+  }
+  // `waiting` enforces the capacity; the mailbox's own bound leaves room for a wake-up item. It is woken
+  // through the starting fiber's dispatcher (as a Queue made here would be), so the wake-ups of the agents
+  // started together share a scheduler tick.
+  const mailbox = new Mailbox<Item>(options.capacity + 1, fiber.currentDispatcher)
+  const server = new Server(instance, definition, agent, partition, key, options, mailbox, noScope, instance.seq++)
+  server.initialState = input?.state
+  server.context = fiber.context
+  server.declaredSensors = declaredSensors
+  server.supervision = supervision
+  instance.registry.set(key, server)
+  instance.order.add(server)
+  if (parent !== undefined) {
+    server.parent = parent
+    ;(parent.server.children ??= new Map()).set(parent.tag, server)
+  }
+  const started = () => {
+    changeAliveUnsafe(1, fiber.context)
     publish(server, () => ({ _tag: "AgentStarted", parent: parent?.server.id }))
-    return server
-  })
+    return Effect.succeed(server)
+  }
+  const launched = launch(server)
+  return launched === Effect.void ? started() : Effect.flatMap(launched, started)
+}
 
 // -----------------------------------------------------------------------------
 // Sending
@@ -838,7 +914,7 @@ const rejected = <E extends RuntimeError.RuntimeError>(
  * `mailbox.capacity` bounds this number.
  */
 export const waiting = (server: Server): number =>
-  Queue.sizeUnsafe(server.mailbox) - server.wakesQueued +
+  server.mailbox.size - server.wakesQueued +
   (server.inflight === undefined ? 0 : server.inflight.length - server.next) + server.stash.length
 
 const hasRoom = (server: Server): boolean => waiting(server) < server.options.capacity
@@ -875,7 +951,7 @@ export const enqueue = (
   signal: Signal.Signal
 ): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
   if (server.terminating) return rejected(server, signal, notRunning(server))
-  if (hasRoom(server) && Queue.offerUnsafe(server.mailbox, item)) {
+  if (hasRoom(server) && server.mailbox.offer(item)) {
     received(server, signal)
     return Effect.void
   }
@@ -902,7 +978,7 @@ export const enqueue = (
           })
         )
       }
-      if (!room.value || !Queue.offerUnsafe(server.mailbox, item)) return rejected(server, signal, notRunning(server))
+      if (!room.value || !server.mailbox.offer(item)) return rejected(server, signal, notRunning(server))
       received(server, signal)
       return Effect.void
     }
@@ -916,7 +992,7 @@ const enqueueSelf = (
   signal: Signal.Signal
 ): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
   if (server.terminating) return rejected(server, signal, notRunning(server))
-  if (hasRoom(server) && Queue.offerUnsafe(server.mailbox, item)) {
+  if (hasRoom(server) && server.mailbox.offer(item)) {
     received(server, signal)
     return Effect.void
   }
@@ -934,7 +1010,7 @@ const enqueueSelf = (
  */
 export const enqueueFromSide = (server: Server, item: Item): Effect.Effect<void> =>
   Effect.flatMap(awaitRoom(server), (room) => {
-    if (!room || !Queue.offerUnsafe(server.mailbox, item)) return Effect.void
+    if (!room || !server.mailbox.offer(item)) return Effect.void
     if (!(item instanceof Request)) received(server, item)
     return Effect.void
   })
@@ -974,21 +1050,29 @@ export const call = (
   server: Server,
   signal: Signal.Signal,
   options: { readonly timeout?: Duration.Input | undefined; readonly reply?: Reply | undefined } | undefined
-): Effect.Effect<Agent.Agent<any>, CallFailure> =>
-  Effect.suspend((): Effect.Effect<Agent.Agent<any>, CallFailure> => {
-    if (!Signal.isSignal(signal)) return Effect.fail(invalidSignal(signal))
-    let timeoutMillis = server.options.callTimeoutMillis
-    if (options?.timeout !== undefined) {
-      const ms = millisOf("timeout", options.timeout)
-      if (typeof ms !== "number") return Effect.fail(ms)
-      timeoutMillis = ms
-    }
-    const reply = options?.reply ?? server.options.reply
-    if (reply !== "afterCmd" && reply !== "afterDirectives") {
-      return Effect.fail(invalid("reply", `must be "afterCmd" or "afterDirectives", got ${show(reply)}`))
-    }
-    // with an onSignal hook a plugin may rewrite or override routing: the agent decides, not this check
-    const routed = server.hasSignalHooks ? Result.succeed([]) : Router.route(server.definition.router, signal)
+): Effect.Effect<Agent.Agent<any>, CallFailure> => Effect.withFiber((fiber) => callWith(fiber, server, signal, options))
+
+/** `call`, in the caller's fiber (its span is the parent of the signal's, its clock times the call out). */
+export const callWith = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  server: Server,
+  signal: Signal.Signal,
+  options: { readonly timeout?: Duration.Input | undefined; readonly reply?: Reply | undefined } | undefined
+): Effect.Effect<Agent.Agent<any>, CallFailure> => {
+  if (!Signal.isSignal(signal)) return Effect.fail(invalidSignal(signal))
+  let timeoutMillis = server.options.callTimeoutMillis
+  if (options?.timeout !== undefined) {
+    const ms = millisOf("timeout", options.timeout)
+    if (typeof ms !== "number") return Effect.fail(ms)
+    timeoutMillis = ms
+  }
+  const reply = options?.reply ?? server.options.reply
+  if (reply !== "afterCmd" && reply !== "afterDirectives") {
+    return Effect.fail(invalid("reply", `must be "afterCmd" or "afterDirectives", got ${show(reply)}`))
+  }
+  // with an onSignal hook a plugin may rewrite or override routing: the agent decides, not this check
+  if (!server.hasSignalHooks) {
+    const routed = Router.route(server.definition.router, signal)
     if (Result.isFailure(routed)) {
       const error = new RuntimeError.Unroutable({
         agentId: server.id,
@@ -1004,64 +1088,179 @@ export const call = (
       }))
       return Effect.fail(error)
     }
-    return Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parentSpan) => {
-      const deferred = Deferred.makeUnsafe<Agent.Agent<any>, RuntimeError.AgentStopped | RuntimeError.AgentCrashed>()
-      const span = Option.getOrUndefined(parentSpan)
-      const request = new CallRequest(signal, deferred, reply === "afterDirectives", span)
-      return Effect.andThen(
-        enqueue(server, request, signal),
-        Effect.timeoutOrElse(Deferred.await(deferred), {
-          duration: timeoutMillis,
-          orElse: () =>
-            Effect.fail(
-              new RuntimeError.CallTimeout({ agentId: server.id, signalType: signal.type, timeoutMillis })
-            )
-        })
-      )
+  }
+  const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+  const request = new CallRequest(signal, reply === "afterDirectives", span)
+  const enqueued = enqueue(server, request, signal)
+  const answer = awaitAnswer(fiber, server, request, timeoutMillis)
+  return enqueued === Effect.void ? answer : Effect.andThen(enqueued, answer)
+}
+
+/** The clock a fiber has when none was provided: its `sleep` is a `setTimeout`. */
+const defaultClock: Clock.Clock = Context.get(Context.empty(), Clock.Clock)
+
+/** The longest `setTimeout` delay (what the default clock's `sleep` splits longer ones at). */
+const maxTimerMillis = 2 ** 31 - 1
+
+/**
+ * Waits for the answer to `request`, failing with `CallTimeout` after `timeoutMillis` by the caller's clock.
+ * With the default clock the timer is the `setTimeout` its `sleep` would set, set here directly (and cleared
+ * by the answer or an interruption); with any other clock (`TestClock`) it is `Effect.timeoutOrElse`.
+ */
+const awaitAnswer = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  server: Server,
+  request: CallRequest,
+  timeoutMillis: number
+): Effect.Effect<Agent.Agent<any>, CallFailure> => {
+  const timedOut = () =>
+    new RuntimeError.CallTimeout({ agentId: server.id, signalType: request.signal.type, timeoutMillis })
+  if (fiber.getRef(Clock.Clock) !== defaultClock || !(timeoutMillis > 0 && timeoutMillis <= maxTimerMillis)) {
+    return Effect.timeoutOrElse(waitForAnswer(request), {
+      duration: timeoutMillis,
+      orElse: () => Effect.fail(timedOut())
     })
+  }
+  return Effect.callback<Agent.Agent<any>, CallFailure>((resume) => {
+    if (request.answer !== undefined) return resume(request.answer)
+    request.resume = resume
+    request.timer = setTimeout(() => request.reply(Exit.fail(timedOut())), timeoutMillis)
+    return Effect.sync(() => stopWaiting(request))
   })
+}
+
+/** Waits for the answer to `request`, without a timeout. */
+const waitForAnswer = (request: CallRequest): Effect.Effect<Agent.Agent<any>, CallFailure> =>
+  Effect.callback<Agent.Agent<any>, CallFailure>((resume) => {
+    if (request.answer !== undefined) return resume(request.answer)
+    request.resume = resume
+    return Effect.sync(() => stopWaiting(request))
+  })
+
+/** The caller no longer waits (interrupted): its timer goes. */
+const stopWaiting = (request: CallRequest): void => {
+  request.resume = undefined
+  if (request.timer !== undefined) {
+    clearTimeout(request.timer)
+    request.timer = undefined
+  }
+}
 
 // -----------------------------------------------------------------------------
 // The mailbox loop
 // -----------------------------------------------------------------------------
 
 const loop = (server: Server): Effect.Effect<ExitReason.ExitReason> =>
-  Effect.gen(function*() {
-    const mailbox = server.mailbox
-    const metrics = metricsOf(server.name)
+  Effect.interruptible(Effect.suspend(() => {
     // the first step yields: whoever launched the incarnation finishes its bookkeeping (and its events) first
-    yield* Effect.yieldNow
-    while (server.stopRequest === undefined) {
-      let batch = server.stash.length > 0 ? server.stash.splice(0) : yield* Queue.takeAll(mailbox)
-      if (server.wakesQueued > 0) {
-        // wake-ups only wake the loop: they leave with the batch and are not work
-        const work = batch.filter(countsAsQueued)
-        server.wakesQueued = Math.max(0, server.wakesQueued - (batch.length - work.length))
-        batch = work
-      }
-      server.inflight = batch
-      server.next = 0
-      yield* Metric.update(metrics.depth, batch.length + Queue.sizeUnsafe(mailbox))
-      const before = server.processed
-      for (let i = 0; i < batch.length; i++) {
-        if (server.stopRequest !== undefined) break
-        server.next = i + 1
-        if (server.progress !== undefined) madeProgress(server)
-        const item = batch[i]!
-        server.current = item
-        server.committed = false
-        yield* processItem(server, item)
-        server.current = undefined
-      }
-      if (server.stopRequest === undefined) server.inflight = undefined
-      if (server.processed > before) yield* Metric.update(metrics.processed, server.processed - before)
-    }
-    return server.stopRequest
-  }).pipe(Effect.interruptible) as Effect.Effect<ExitReason.ExitReason>
+    // (a yield through the mailbox's dispatcher: the agents started together start in one scheduler tick)
+    server.idle = true
+    return Effect.flatMap(
+      server.mailbox.yieldNow(),
+      () =>
+        Effect.withFiber((fiber) => {
+          server.idle = false
+          return new Loop(server, fiber).run()
+        })
+    )
+  }))
 
-const processItem = (server: Server, item: Item): Effect.Effect<void> => {
-  if (!(item instanceof Request)) return handleSignal(server, item, undefined)
-  if (item instanceof CallRequest) return handleSignal(server, item.signal, item)
+/**
+ * The mailbox loop of one incarnation: takes what is queued in batches and processes it item by item, until
+ * a stop is requested. Items handled at once (most) are processed synchronously, one after the other; the
+ * loop waits (as an effect) only for its mailbox or for an item whose handling runs effects.
+ */
+class Loop {
+  readonly server: Server
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+  readonly metrics: ReturnType<typeof metricsOf>
+  batch: ReadonlyArray<Item> = []
+  index = 0
+  /** `processed` when the batch was taken (the counter metric is updated once per batch). */
+  before = 0
+  inBatch = false
+
+  constructor(server: Server, fiber: Fiber.Fiber<unknown, unknown>) {
+    this.server = server
+    this.fiber = fiber
+    this.metrics = metricsOf(server.name)
+  }
+
+  run(): Effect.Effect<ExitReason.ExitReason> {
+    const server = this.server
+    for (;;) {
+      if (this.inBatch) {
+        const batch = this.batch
+        while (this.index < batch.length) {
+          if (server.stopRequest !== undefined) break
+          const i = this.index++
+          server.next = i + 1
+          if (server.progress !== undefined) madeProgress(server)
+          const item = batch[i]!
+          server.current = item
+          server.committed = false
+          const processed = processItem(server, item, this.fiber)
+          if (!Exit.isExit(processed)) return Effect.flatMap(processed, () => this.resume())
+          // a failure (a crash) ends the loop as it is: the item stays current for the incarnation's end
+          if (Exit.isFailure(processed)) return processed as Exit.Exit<never>
+          server.current = undefined
+        }
+        this.inBatch = false
+        if (server.stopRequest === undefined) server.inflight = undefined
+        if (server.processed > this.before) {
+          // metrics are updated in place (what Metric.update does, without an effect per batch)
+          this.metrics.processed.updateUnsafe(server.processed - this.before, this.fiber.context)
+        }
+      }
+      if (server.stopRequest !== undefined) return Exit.succeed(server.stopRequest)
+      if (server.stash.length > 0) this.begin(server.stash.splice(0))
+      else {
+        const taken = server.mailbox.takeAll()
+        if (!Exit.isExit(taken)) {
+          server.idle = true
+          return Effect.flatMap(taken, this.taken)
+        }
+        if (Exit.isFailure(taken)) return taken as Exit.Exit<never>
+        this.begin(taken.value as Array<Item>)
+      }
+    }
+  }
+
+  /** After an item whose handling ran effects. */
+  resume(): Effect.Effect<ExitReason.ExitReason> {
+    this.server.current = undefined
+    return this.run()
+  }
+
+  /** After waiting for the mailbox. */
+  readonly taken = (batch: Array<Item>): Effect.Effect<ExitReason.ExitReason> => {
+    this.server.idle = false
+    this.begin(batch)
+    return this.run()
+  }
+
+  begin(taken: Array<Item>): void {
+    const server = this.server
+    let batch = taken
+    if (server.wakesQueued > 0) {
+      // wake-ups only wake the loop: they leave with the batch and are not work
+      const work = batch.filter(countsAsQueued)
+      server.wakesQueued = Math.max(0, server.wakesQueued - (batch.length - work.length))
+      batch = work
+    }
+    server.inflight = batch
+    server.next = 0
+    this.metrics.depth.updateUnsafe(batch.length + server.mailbox.size, this.fiber.context)
+    this.before = server.processed
+    this.batch = batch
+    this.index = 0
+    this.inBatch = true
+  }
+}
+
+const processItem = (server: Server, item: Item, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> => {
+  if (!(item instanceof Request)) return handleSignal(server, item, undefined, fiber)
+  if (item instanceof CallRequest) return handleSignal(server, item.signal, item, fiber)
   if (item.incarnation >= 0 && item.incarnation !== server.incarnation) {
     // computed from an earlier incarnation's state: the agent restarted since
     return Effect.logDebug(`agent ${server.name}#${server.id}: dropped a result of its previous incarnation`)
@@ -1079,50 +1278,89 @@ const parseTraceparent = (signal: Signal.Signal): Tracer.AnySpan | undefined => 
   return Tracer.externalSpan({ traceId: parts[1]!, spanId: parts[2]!, sampled: parts[3] === "01" })
 }
 
-const handleSignal = (server: Server, signal: Signal.Signal, request: CallRequest | undefined): Effect.Effect<void> => {
-  const body = Effect.gen(function*() {
-    const isErrorSignal = server.options.errorPolicy._tag === "EmitSignal" &&
-      signal.type === server.options.errorPolicy.type
-    server.handlingErrorSignal = isErrorSignal
-    const timeout = server.options.actionTimeoutMillis
-    const [next, directives] = yield* server.definition.handle(
-      server.agent,
-      signal,
-      timeout === undefined ? { signal } : { signal, timeout }
-    )
-    if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
-    server.agent = next
-    server.committed = true
-    server.processed++
-    if (request !== undefined && !request.afterDirectives) Deferred.doneUnsafe(request.reply, Exit.succeed(next))
-    if (directives.length > 0) yield* runDirectives(server, directives, signal)
-    server.handlingErrorSignal = false
-    if (request !== undefined && request.afterDirectives) Deferred.doneUnsafe(request.reply, Exit.succeed(next))
-    if (server.waiters.size > 0) checkWaiters(server)
-    publish(server, () => ({
-      _tag: "SignalProcessed",
-      signalId: signal.id,
-      signalType: signal.type,
-      directives: directives.length
-    }))
-  })
-  if (!server.instance.tracing) return body
-  return Effect.withSpan(body, "kido.agent.signal", {
-    // a stack trace per signal would cost more than the rest of the span
-    captureStackTrace: false,
-    attributes: {
+/**
+ * Handles one signal: `cmd` through the agent's routes, the state committed, the `call`er answered, the
+ * directives run. Done synchronously (an `Exit` comes back) when the actions are done at once and there is
+ * no directive to run; the rest runs as an effect.
+ */
+const handleSignal = (
+  server: Server,
+  signal: Signal.Signal,
+  request: CallRequest | undefined,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<void> => {
+  if (!server.instance.tracing) return signalBody(server, signal, request)
+  return withSignalSpan(
+    fiber,
+    "kido.agent.signal",
+    {
       "kido.agent.id": server.id,
       "kido.agent.name": server.name,
       "kido.signal.type": signal.type,
       "kido.signal.id": signal.id
     },
-    ...spanParent(request?.parentSpan ?? parseTraceparent(signal))
-  })
+    request?.parentSpan ?? parseTraceparent(signal),
+    () => signalBody(server, signal, request)
+  )
 }
 
-const spanParent = (
-  parent: Tracer.AnySpan | undefined
-): { readonly parent: Tracer.AnySpan } | { readonly root: true } => parent === undefined ? { root: true } : { parent }
+const signalBody = (server: Server, signal: Signal.Signal, request: CallRequest | undefined): Effect.Effect<void> => {
+  const options = server.options
+  const policy = options.errorPolicy
+  server.handlingErrorSignal = policy._tag === "EmitSignal" && signal.type === policy.type
+  const timeout = options.actionTimeoutMillis
+  const handled = Agent.handleNow(
+    server.definition,
+    server.agent,
+    signal,
+    timeout === undefined ? undefined : { timeout }
+  )
+  return Exit.isExit(handled) && Exit.isSuccess(handled)
+    ? commitSignal(server, signal, request, handled.value as Agent.CmdResult<any>)
+    : Effect.flatMap(handled, (result) => commitSignal(server, signal, request, result))
+}
+
+const commitSignal = (
+  server: Server,
+  signal: Signal.Signal,
+  request: CallRequest | undefined,
+  [next, directives]: Agent.CmdResult<any>
+): Effect.Effect<void> => {
+  if (server.options.onDefect === "crash") {
+    const crash = crashOnDefect(directives)
+    if (crash !== Effect.void) return crash
+  }
+  server.agent = next
+  server.committed = true
+  server.processed++
+  if (request !== undefined && !request.afterDirectives) request.reply(Exit.succeed(next))
+  if (directives.length === 0) {
+    signalDone(server, signal, request, next, 0)
+    return Effect.void
+  }
+  return Effect.map(
+    runDirectives(server, directives, signal),
+    () => signalDone(server, signal, request, next, directives.length)
+  )
+}
+
+const signalDone = (
+  server: Server,
+  signal: Signal.Signal,
+  request: CallRequest | undefined,
+  next: Agent.Agent<any>,
+  directives: number
+): void => {
+  server.handlingErrorSignal = false
+  if (request !== undefined && request.afterDirectives) request.reply(Exit.succeed(next))
+  if (server.waiters !== undefined && server.waiters.size > 0) checkWaiters(server)
+  publish(server, () => ({
+    _tag: "SignalProcessed",
+    signalId: signal.id,
+    signalType: signal.type,
+    directives
+  }))
+}
 
 /**
  * Let it crash: an action that died (a thrown exception, `Effect.die`) crashes the agent, as an exception
@@ -1152,7 +1390,7 @@ const handleInstructions = (server: Server, request: InstructionRequest): Effect
     server.committed = true
     server.processed++
     if (directives.length > 0) yield* runDirectives(server, directives, undefined)
-    if (server.waiters.size > 0) checkWaiters(server)
+    if (server.waiters !== undefined && server.waiters.size > 0) checkWaiters(server)
     publish(server, () => ({
       _tag: "SignalProcessed",
       signalId: undefined,
@@ -1566,20 +1804,21 @@ const cronLoop = (cron: Cron.Cron, tick: Effect.Effect<void>): Effect.Effect<nev
 
 const putJob = (server: Server, jobId: string, job: Effect.Effect<unknown>) =>
   Effect.gen(function*() {
-    const previous = server.jobs.get(jobId)
+    const jobs = server.jobs ??= new Map()
+    const previous = jobs.get(jobId)
     if (previous !== undefined) {
-      server.jobs.delete(jobId)
+      jobs.delete(jobId)
       yield* Fiber.interrupt(previous)
     }
     const fiber = yield* Effect.forkIn(job, server.scope)
-    server.jobs.set(jobId, fiber)
+    jobs.set(jobId, fiber)
   })
 
 const cancelJob = (server: Server, jobId: string) =>
   Effect.suspend(() => {
-    const fiber = server.jobs.get(jobId)
+    const fiber = server.jobs?.get(jobId)
     if (fiber === undefined) return Effect.void
-    server.jobs.delete(jobId)
+    server.jobs!.delete(jobId)
     return Fiber.interrupt(fiber)
   })
 
@@ -1646,7 +1885,7 @@ const notify = (to: Server, type: string, data: unknown, source: string): Effect
     if (to.terminating) return
     const signal = yield* Effect.orDie(Signal.make(type, data, { source }))
     if (Result.isFailure(Router.route(to.definition.router, signal))) return
-    if (!Queue.offerUnsafe(to.mailbox, signal)) {
+    if (!to.mailbox.offer(signal)) {
       publish(to, () => ({
         _tag: "SignalRejected",
         signalId: signal.id,
@@ -1668,7 +1907,7 @@ const executeSpawnAgent = (server: Server, directive: Directive.SpawnAgent) =>
         reason,
         ...(error === undefined ? {} : { error })
       })
-    if (server.children.has(directive.tag)) return yield* fail("the agent already has a child under this tag")
+    if (server.children?.has(directive.tag) === true) return yield* fail("the agent already has a child under this tag")
     const definition = directive.agent
     if (!Agent.isDefinition(definition)) return yield* fail("agent is not an agent definition (Agent.make)")
     const input: StartInput = {
@@ -1693,7 +1932,7 @@ const executeSpawnAgent = (server: Server, directive: Directive.SpawnAgent) =>
 
 const executeStopChild = (server: Server, directive: Directive.StopChild) =>
   Effect.suspend(() => {
-    const child = server.children.get(directive.tag)
+    const child = server.children?.get(directive.tag)
     if (child === undefined) return Effect.void
     return Effect.asVoid(stopServer(child, ExitReason.fromStopReason(directive.reason)))
   })
@@ -1707,7 +1946,7 @@ const executeAdoptChild = (server: Server, directive: Directive.AdoptChild) =>
         target: `agent ${show(directive.child)}`,
         reason
       })
-    if (server.children.has(directive.tag)) {
+    if (server.children?.has(directive.tag) === true) {
       return yield* fail(`the agent already has a child under ${show(directive.tag)}`)
     }
     const partition = directive.partition ?? server.partition
@@ -1719,7 +1958,7 @@ const executeAdoptChild = (server: Server, directive: Directive.AdoptChild) =>
       if (ancestor === child) return yield* fail("it is an ancestor of the adopting agent")
     }
     child.parent = { server, tag: directive.tag, onParentDeath: "stop" }
-    server.children.set(directive.tag, child)
+    ;(server.children ??= new Map()).set(directive.tag, child)
     yield* notify(
       server,
       childStartedType,
@@ -1837,15 +2076,14 @@ export const requestStop = (server: Server, reason: ExitReason.ExitReason, termi
   if (server.status !== "running") return
   server.status = server.terminating ? "stopping" : "restarting"
   server.stopRequest = reason
-  if (Queue.offerUnsafe(server.mailbox, wake)) server.wakesQueued++
+  if (server.mailbox.offer(wake)) server.wakesQueued++
 }
-
-/** The fiber running the current effect (to tell an agent stopping itself from a stop from outside). */
-const currentFiber = Effect.withFiber((fiber) => Effect.succeed(fiber))
 
 /** Waits for the current incarnation to end: gracefully, then by interruption after the shutdown timeout. */
 const awaitIncarnation = (server: Server): Effect.Effect<ExitReason.ExitReason> =>
-  Effect.gen(function*() {
+  // a loop waiting for its mailbox (or about to start) ends as soon as it wakes and sees the stop, running
+  // nothing of the agent's: there is nothing to time out, and no timer to set
+  server.idle ? Deferred.await(server.incarnationExited) : Effect.gen(function*() {
     const ended = server.incarnationExited
     const exited = yield* Effect.timeoutOption(Deferred.await(ended), server.options.shutdownTimeoutMillis)
     if (Option.isSome(exited)) return exited.value
@@ -1858,20 +2096,18 @@ const awaitIncarnation = (server: Server): Effect.Effect<ExitReason.ExitReason> 
  * timeout), then everything still queued is counted and refused. Its supervisor does not restart it.
  */
 export const stopServer = (server: Server, reason: ExitReason.ExitReason): Effect.Effect<ExitReason.ExitReason> =>
-  Effect.gen(function*() {
-    if (server.status === "stopped") return yield* Deferred.await(server.exited)
+  Effect.withFiber((fiber) => {
+    if (server.status === "stopped") return Deferred.await(server.exited)
     if (server.status === "restarting" && Deferred.isDoneUnsafe(server.incarnationExited)) {
       // between incarnations (a restart is pending): nothing runs, so it ends here
       server.terminating = true
-      yield* terminate(server, reason)
-      return yield* Deferred.await(server.exited)
+      return Effect.andThen(terminate(server, reason), Deferred.await(server.exited))
     }
     requestStop(server, reason, true)
     // asked from inside the agent (an action or executor stopping its own agent): waiting would deadlock; the
     // loop stops once the current signal is done
-    if ((yield* currentFiber) === server.fiber) return server.stopRequest ?? reason
-    yield* awaitIncarnation(server)
-    return yield* Deferred.await(server.exited)
+    if (fiber === server.fiber) return Effect.succeed(server.stopRequest ?? reason)
+    return Effect.andThen(awaitIncarnation(server), Deferred.await(server.exited))
   })
 
 /**
@@ -1893,23 +2129,20 @@ export const stopIncarnation = (server: Server, reason: ExitReason.ExitReason): 
 const settleCrashedItem = (server: Server, item: Item, reason: ExitReason.ExitReason): Signal.Signal | undefined => {
   const policy = server.options.crashedSignal
   const signal = item instanceof CallRequest ? item.signal : item instanceof Request ? undefined : item
-  if (policy === "retryOnce" && !server.retried.has(item)) {
-    server.retried.add(item)
+  if (policy === "retryOnce" && server.retried?.has(item) !== true) {
+    ;(server.retried ??= new WeakSet()).add(item)
     server.stash.unshift(item)
     return undefined
   }
   if (item instanceof CallRequest) {
-    Deferred.doneUnsafe(
-      item.reply,
-      Exit.fail(new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) }))
-    )
+    item.reply(Exit.fail(new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) })))
   }
   return typeof policy === "object" ? signal : undefined
 }
 
 /** The end of an incarnation: its timers and children go; then its supervisor decides, or the agent ends. */
 const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effect.Effect<void> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     // Interrupted after the shutdown timeout of a requested stop: the requested reason stands.
     const requested = server.stopRequest
     const reason: ExitReason.ExitReason = Exit.isSuccess(exit)
@@ -1932,8 +2165,7 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
     if (current !== undefined) {
       if (server.committed) {
         if (current instanceof CallRequest) {
-          Deferred.doneUnsafe(
-            current.reply,
+          current.reply(
             reason._tag === "Crash"
               ? Exit.fail(new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) }))
               : Exit.succeed(server.agent)
@@ -1948,11 +2180,29 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
     server.committed = false
     server.incarnationEnded = true
     // Timers, cron jobs, sensors, spawned effects and running instructions end with the incarnation.
-    server.jobs.clear()
-    yield* Scope.close(server.scope, Exit.void)
+    server.jobs?.clear()
+    return Effect.flatMap(Scope.close(server.scope, Exit.void), () => {
+      // children, a signal to dead-letter, a crash to report: effects; else the end is decided at once
+      const ending = (server.children === undefined || server.children.size === 0) && deadLetter === undefined &&
+          reason._tag !== "Crash"
+        ? Effect.void
+        : incarnationAftermath(server, reason, deadLetter)
+      return ending === Effect.void
+        ? decideEnd(server, reason)
+        : Effect.flatMap(ending, () => decideEnd(server, reason))
+    })
+  })
+
+/** Stops or orphans the children of an ended incarnation, dead-letters its signal, reports its crash. */
+const incarnationAftermath = (
+  server: Server,
+  reason: ExitReason.ExitReason,
+  deadLetter: Signal.Signal | undefined
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
     // Children, last started first.
-    for (const [tag, child] of [...server.children].toReversed()) {
-      server.children.delete(tag)
+    for (const [tag, child] of [...(server.children ?? [])].toReversed()) {
+      server.children!.delete(tag)
       const link = child.parent
       child.parent = undefined
       if (link?.onParentDeath === "stop" || link === undefined) {
@@ -1982,22 +2232,27 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
       yield* Effect.logDebug(`agent ${server.name}#${server.id} crashed: ${Cause.pretty(reason.cause)}`)
       publish(server, () => ({ _tag: "AgentCrashed", reason: formatted, queued: pendingCount(server) }))
     }
-    // decided before anyone waiting on this incarnation resumes (a supervisor may relaunch it at once)
-    const ended = server.incarnationExited
-    if (server.supervisorStopping && !server.terminating) {
-      // its supervisor stopped it, and restarts or ends it itself
-      Deferred.doneUnsafe(ended, Exit.succeed(reason))
-      return
-    }
-    const supervision = server.supervision
-    if (!server.terminating && supervision !== undefined) {
-      Deferred.doneUnsafe(ended, Exit.succeed(reason))
-      supervision.childExited(server, reason)
-      return
-    }
-    yield* terminate(server, reason)
+  })
+
+/** What follows the end of an incarnation: its supervisor decides (restart or end), or the agent ends. */
+const decideEnd = (server: Server, reason: ExitReason.ExitReason): Effect.Effect<void> => {
+  // decided before anyone waiting on this incarnation resumes (a supervisor may relaunch it at once)
+  const ended = server.incarnationExited
+  if (server.supervisorStopping && !server.terminating) {
+    // its supervisor stopped it, and restarts or ends it itself
+    Deferred.doneUnsafe(ended, Exit.succeed(reason))
+    return Effect.void
+  }
+  const supervision = server.supervision
+  if (!server.terminating && supervision !== undefined) {
+    Deferred.doneUnsafe(ended, Exit.succeed(reason))
+    supervision.childExited(server, reason)
+    return Effect.void
+  }
+  return Effect.map(terminate(server, reason), () => {
     Deferred.doneUnsafe(ended, Exit.succeed(reason))
   })
+}
 
 /** Items waiting (for this incarnation or the next), wake-ups excluded; 0 once stopped. */
 export const pendingCount = (server: Server): number => server.status === "stopped" ? 0 : waiting(server)
@@ -2012,8 +2267,8 @@ export const terminate = (
   /** Runs once the agent has left the registry, before anyone waiting for its end resumes. */
   beforeExit?: () => void
 ): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    if (server.status === "stopped") return
+  Effect.withFiber((fiber) => {
+    if (server.status === "stopped") return Effect.void
     server.status = "stopped"
     server.terminating = true
     server.exitReason = reason
@@ -2028,49 +2283,64 @@ export const terminate = (
     const leftover: Array<Item> = server.stash
     server.stash = []
     for (;;) {
-      const batch = yield* Queue.clear(server.mailbox)
+      const batch = server.mailbox.clear()
       if (batch.length === 0) break
       leftover.push(...batch)
     }
-    Queue.shutdownUnsafe(server.mailbox)
+    server.mailbox.shutdown()
     server.wakesQueued = 0
     madeProgress(server) // senders waiting for room see it is gone
     let queued = 0
     for (const item of leftover) {
-      if (item instanceof CallRequest) Deferred.doneUnsafe(item.reply, Exit.fail(stopped()))
+      if (item instanceof CallRequest) item.reply(Exit.fail(stopped()))
       if (countsAsQueued(item)) queued++
     }
-    for (const waiter of server.waiters) waiter.fail(stopped())
-    server.waiters.clear()
+    if (server.waiters !== undefined) {
+      for (const waiter of server.waiters) waiter.fail(stopped())
+      server.waiters.clear()
+    }
     const formatted = ExitReason.format(reason)
-    if (queued > 0) {
-      yield* Effect.logWarning(
-        `agent ${server.name}#${server.id} stopped (${formatted}) with ${queued} signal(s) still queued`
-      )
-    }
-    // a crash was announced (AgentCrashed) when the incarnation ended
-    if (reason._tag !== "Crash") {
-      publish(server, () => ({ _tag: "AgentStopped", reason: formatted, normal: ExitReason.isNormal(reason), queued }))
-    }
-    // The parent hears of it (unless the whole instance is going down).
-    const parent = server.parent
-    if (parent !== undefined) {
-      server.parent = undefined
-      if (parent.server.children.get(parent.tag) === server) parent.server.children.delete(parent.tag)
-      if (!instance.closing) {
-        yield* notify(parent.server, childExitType, {
-          tag: parent.tag,
-          id: server.id,
-          name: server.name,
-          reason: formatted,
-          normal: ExitReason.isNormal(reason)
-        }, `/kido/agents/${server.id}`)
+    const announce = (): Effect.Effect<void> => {
+      // a crash was announced (AgentCrashed) when the incarnation ended
+      if (reason._tag !== "Crash") {
+        publish(
+          server,
+          () => ({ _tag: "AgentStopped", reason: formatted, normal: ExitReason.isNormal(reason), queued })
+        )
       }
+      // The parent hears of it (unless the whole instance is going down).
+      const parent = server.parent
+      let told: Effect.Effect<void> = Effect.void
+      if (parent !== undefined) {
+        server.parent = undefined
+        if (parent.server.children?.get(parent.tag) === server) parent.server.children.delete(parent.tag)
+        if (!instance.closing) {
+          told = notify(parent.server, childExitType, {
+            tag: parent.tag,
+            id: server.id,
+            name: server.name,
+            reason: formatted,
+            normal: ExitReason.isNormal(reason)
+          }, `/kido/agents/${server.id}`)
+        }
+      }
+      return told === Effect.void ? gone() : Effect.flatMap(told, gone)
     }
-    yield* changeAlive(-1)
-    server.supervision?.childTerminated(server, reason)
-    beforeExit?.()
-    Deferred.doneUnsafe(server.exited, Exit.succeed(reason))
+    const gone = (): Effect.Effect<void> => {
+      changeAliveUnsafe(-1, fiber.context)
+      server.supervision?.childTerminated(server, reason)
+      beforeExit?.()
+      Deferred.doneUnsafe(server.exited, Exit.succeed(reason))
+      return Effect.void
+    }
+    return queued > 0
+      ? Effect.flatMap(
+        Effect.logWarning(
+          `agent ${server.name}#${server.id} stopped (${formatted}) with ${queued} signal(s) still queued`
+        ),
+        announce
+      )
+      : announce()
   })
 
 /**
@@ -2089,26 +2359,42 @@ export const relaunch = (server: Server): Effect.Effect<void, Agent.InvalidState
   })
 
 /** Runs an incarnation: a fresh scope, the loop, the declared schedules and sensors. */
-const launch = (server: Server): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    server.scope = Scope.makeUnsafe()
-    server.incarnationExited = Deferred.makeUnsafe<ExitReason.ExitReason>()
-    server.incarnationEnded = false
-    server.supervisorStopping = false
-    server.stopRequest = undefined
-    server.exitReason = undefined
-    server.errors = 0
-    server.status = "running"
-    // The loop runs detached from the caller: the instance owns it and stops it (shutdownAll).
-    const run = Effect.onExit(loop(server), (exit) => incarnationEnded(server, exit))
-    // started at once, so that its exit handler is in place whatever happens next (the loop's first step yields)
-    server.fiber = yield* Effect.forkDetach(
-      server.context === undefined ? run : Effect.provideContext(run, server.context),
-      { startImmediately: true }
-    )
-    for (const schedule of server.definition.schedules) yield* registerSchedule(server, schedule)
+const launch = (server: Server): Effect.Effect<void> => {
+  server.scope = Scope.makeUnsafe()
+  server.incarnationExited = Deferred.makeUnsafe<ExitReason.ExitReason>()
+  server.incarnationEnded = false
+  server.supervisorStopping = false
+  server.stopRequest = undefined
+  server.exitReason = undefined
+  server.errors = 0
+  server.status = "running"
+  // The loop runs detached from the caller, in the context the agent was started in: the instance owns it and
+  // stops it (shutdownAll). It is started at once, so that its exit handler is in place whatever happens next
+  // (the loop's first step yields).
+  const run = Effect.onExit(loop(server), (exit) => incarnationEnded(server, exit))
+  const context = server.context
+  if (context === undefined) {
+    return Effect.flatMap(Effect.forkDetach(run, { startImmediately: true }), (fiber) => {
+      server.fiber = fiber
+      return registerDeclared(server)
+    })
+  }
+  server.fiber = Effect.runForkWith(context)(run)
+  return registerDeclared(server)
+}
+
+/** Registers the agent's declared schedules and starts its declared sensors. */
+const registerDeclared = (server: Server): Effect.Effect<void> => {
+  const schedules = server.definition.schedules
+  if (schedules.length === 0 && server.declaredSensors.length === 0) return Effect.void
+  return Effect.gen(function*() {
+    for (const schedule of schedules) yield* registerSchedule(server, schedule)
     yield* sensors.startDeclared(server, server.declaredSensors)
   })
+}
+
+/** The scope of a server not launched yet (its first incarnation gets its own). */
+const noScope: Scope.Closeable = Scope.makeUnsafe()
 
 // -----------------------------------------------------------------------------
 // Waiting for a state
@@ -2124,17 +2410,18 @@ export const readPath = (state: unknown, path: ReadonlyArray<string>): unknown =
 }
 
 const checkWaiters = (server: Server): void => {
-  for (const waiter of server.waiters) {
-    if (waiter.check(server.agent)) server.waiters.delete(waiter)
+  const waiters = server.waiters!
+  for (const waiter of waiters) {
+    if (waiter.check(server.agent)) waiters.delete(waiter)
   }
 }
 
 export const addWaiter = (server: Server, waiter: Waiter): void => {
-  server.waiters.add(waiter)
+  ;(server.waiters ??= new Set()).add(waiter)
 }
 
 export const removeWaiter = (server: Server, waiter: Waiter): void => {
-  server.waiters.delete(waiter)
+  server.waiters?.delete(waiter)
 }
 
 export type { Waiter }

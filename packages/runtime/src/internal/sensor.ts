@@ -389,10 +389,13 @@ export interface Prepared {
  * Checks the sensors an agent (and its plugins) declare, before the agent is registered: each must be a
  * real sensor with a valid config. Pure; a bad one is an `InvalidStartOptions` naming it.
  */
+const noSensors: ReadonlyArray<Prepared> = []
+
 export const checkDeclared = (
   definition: Agent.Definition<any>
 ): ReadonlyArray<Prepared> | RuntimeError.InvalidStartOptions => {
   const declared: ReadonlyArray<Agent.DeclaredSensor> = definition.sensors ?? []
+  if (declared.length === 0) return noSensors
   const prepared: Array<Prepared> = []
   const seen = new Set<string>()
   for (const spec of declared) {

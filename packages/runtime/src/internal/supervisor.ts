@@ -149,6 +149,8 @@ export const defaultPeriod: Duration.Input = "5 seconds"
 
 type ChildState = "running" | "stopping" | "restarting" | "stopped"
 
+const noRestarts: ReadonlyArray<number> = []
+
 export class ChildRecord {
   readonly spec: ChildSpec
   server: runtime.Server | undefined = undefined
@@ -165,8 +167,8 @@ export class ChildRecord {
   /** The backoff's step function, created at the first restart and after each reset. */
   step: ((now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown, unknown>) | undefined =
     undefined
-  /** Restart timestamps, for a dynamic supervisor's per-child intensity. */
-  restarts: Array<number> = []
+  /** Restart timestamps, for a dynamic supervisor's per-child intensity (none yet: a shared empty list). */
+  restarts: ReadonlyArray<number> = noRestarts
   pending: Fiber.Fiber<unknown> | undefined = undefined
   constructor(spec: ChildSpec) {
     this.spec = spec
@@ -257,11 +259,24 @@ export type StartError =
   | RuntimeError.ChildStartFailed
   | Agent.InvalidState
 
-const supervision = (supervisor: Supervisor, child: ChildRecord): runtime.Supervision => ({
-  childExited: (_server, reason) =>
-    Queue.offerUnsafe(supervisor.events, { _tag: "Exited", child, reason, generation: child.generation }),
-  childTerminated: () => Queue.offerUnsafe(supervisor.events, { _tag: "Terminated", child })
-})
+/** A child's link to its supervisor (one small object per agent: there may be very many). */
+class Link implements runtime.Supervision {
+  readonly supervisor: Supervisor
+  readonly child: ChildRecord
+  constructor(supervisor: Supervisor, child: ChildRecord) {
+    this.supervisor = supervisor
+    this.child = child
+  }
+  childExited(_server: runtime.Server, reason: ExitReason.ExitReason): void {
+    const child = this.child
+    Queue.offerUnsafe(this.supervisor.events, { _tag: "Exited", child, reason, generation: child.generation })
+  }
+  childTerminated(): void {
+    Queue.offerUnsafe(this.supervisor.events, { _tag: "Terminated", child: this.child })
+  }
+}
+
+const supervision = (supervisor: Supervisor, child: ChildRecord): runtime.Supervision => new Link(supervisor, child)
 
 /** Starts one child (first start or restart). */
 const startChild = (supervisor: Supervisor, child: ChildRecord): Effect.Effect<void, StartError> =>
@@ -350,7 +365,7 @@ export const addDynamic = (
   policy: RestartPolicy,
   parent?: runtime.ParentInput
 ): Effect.Effect<runtime.Server, runtime.StartFailure> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const child = new ChildRecord({
       _tag: "Agent",
       id: input.id ?? "",
@@ -361,9 +376,13 @@ export const addDynamic = (
     child.startedAt = clockMillis(supervisor)
     // not kept in `children`: a dynamic supervisor's children are independent (one-for-one), and there may be
     // very many; each child's record lives in its supervision link
-    const server = yield* runtime.start(supervisor.instance, definition, input, parent, supervision(supervisor, child))
-    child.server = server
-    return server
+    return Effect.map(
+      runtime.start(supervisor.instance, definition, input, parent, supervision(supervisor, child)),
+      (server) => {
+        child.server = server
+        return server
+      }
+    )
   })
 
 // -----------------------------------------------------------------------------
