@@ -26,6 +26,13 @@ export default defineConfig({
       },
       {
         test: {
+          name: "bench",
+          root: "bench",
+          include: ["test/**/*.test.ts"]
+        }
+      },
+      {
+        test: {
           name: "docs",
           root: "docs",
           include: ["test/**/*.test.ts"]

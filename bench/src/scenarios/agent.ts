@@ -1,6 +1,6 @@
 import { Action, Agent } from "@kido/core"
 import { Effect, Schema } from "effect"
-import { opsPerSecond, type Scenario } from "./Scenario.ts"
+import { micro, opsPerSecond } from "./Scenario.ts"
 
 const Increment = Action.make({
   name: "increment",
@@ -15,17 +15,16 @@ const Counter = Agent.make({
   routes: [["increment", Increment]]
 })
 
-export const agentCmd: Scenario = {
+export const agentCmd = micro({
   name: "agent.cmd",
   description: "Counter.cmd with one instruction: validate, run, merge, validate the state",
-  run: async (size) => {
-    const count = size === "quick" ? 100_000 : 500_000
-    const value = await opsPerSecond(count, (n) =>
+  unit: "cmds/s",
+  count: (size) => size === "full" ? 500_000 : size === "quick" ? 100_000 : 1000,
+  run: (count) =>
+    opsPerSecond(count, (n) =>
       Effect.runPromise(Effect.gen(function*() {
         let agent = yield* Counter.new({ id: "c" })
         for (let i = 0; i < n; i++) [agent] = yield* Counter.cmd(agent, [Increment, { amount: 1 }])
         if (agent.state.count !== n) throw new Error(`expected ${n}, got ${agent.state.count}`)
       })))
-    return { value, unit: "cmds/s" }
-  }
-}
+})

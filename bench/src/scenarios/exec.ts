@@ -1,6 +1,6 @@
 import { Action, Exec } from "@kido/core"
 import { Effect, Schema } from "effect"
-import { opsPerSecond, type Scenario } from "./Scenario.ts"
+import { micro, opsPerSecond } from "./Scenario.ts"
 
 const Increment = Action.make({
   name: "increment",
@@ -9,12 +9,13 @@ const Increment = Action.make({
     Effect.succeed({ count: ctx.state.count + params.amount })
 })
 
-export const exec: Scenario = {
+export const exec = micro({
   name: "exec.run",
   description: "Exec.run of a schema-validated action, state threaded through, one fiber",
-  run: async (size) => {
-    const count = size === "quick" ? 100_000 : 1_000_000
-    const value = await opsPerSecond(count, (n) =>
+  unit: "runs/s",
+  count: (size) => size === "full" ? 1_000_000 : size === "quick" ? 100_000 : 1000,
+  run: (count) =>
+    opsPerSecond(count, (n) =>
       Effect.runPromise(Effect.gen(function*() {
         let state = { count: 0 }
         for (let i = 0; i < n; i++) {
@@ -22,6 +23,4 @@ export const exec: Scenario = {
         }
         if (state.count !== n) throw new Error(`expected ${n}, got ${state.count}`)
       })))
-    return { value, unit: "runs/s" }
-  }
-}
+})

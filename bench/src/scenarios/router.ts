@@ -1,6 +1,6 @@
 import { Router } from "@kido/core"
 import { Result } from "effect"
-import { opsPerSecond, type Scenario } from "./Scenario.ts"
+import { micro, opsPerSecond } from "./Scenario.ts"
 
 const domains = ["user", "order", "invoice", "payment", "shipment", "ticket", "agent", "tool", "chat", "job"]
 const events = ["created", "updated", "deleted", "failed", "completed"]
@@ -16,14 +16,15 @@ const build = () => {
   return Result.getOrThrow(Router.make<string>(specs))
 }
 
-export const routerRoute: Scenario = {
+export const routerRoute = micro({
   name: "router.route",
   description: "Router.route over 70 routes (exact, * and **), mixed hit types",
-  run: async (size) => {
-    const count = size === "quick" ? 200_000 : 2_000_000
+  unit: "routes/s",
+  count: (size) => size === "full" ? 2_000_000 : size === "quick" ? 200_000 : 1000,
+  run: (count) => {
     const router = build()
     const types = domains.flatMap((d) => [...events.map((e) => ({ type: `${d}.${e}` })), { type: `${d}.x.y` }])
-    const value = await opsPerSecond(count, (n) => {
+    return opsPerSecond(count, (n) => {
       let targets = 0
       for (let i = 0; i < n; i++) {
         const result = Router.route(router, types[i % types.length]!)
@@ -31,36 +32,36 @@ export const routerRoute: Scenario = {
       }
       if (targets === 0) throw new Error("no targets")
     })
-    return { value, unit: "routes/s" }
   }
-}
+})
 
-export const routerMiss: Scenario = {
+export const routerMiss = micro({
   name: "router.miss",
   description: "Router.route of types no route matches (NoRoute), 70 routes",
-  run: async (size) => {
-    const count = size === "quick" ? 100_000 : 1_000_000
+  unit: "routes/s",
+  count: (size) => size === "full" ? 1_000_000 : size === "quick" ? 100_000 : 1000,
+  run: (count) => {
     const router = build()
     const types = domains.map((d) => ({ type: `unknown.${d}.event` }))
-    const value = await opsPerSecond(count, (n) => {
+    return opsPerSecond(count, (n) => {
       let misses = 0
       for (let i = 0; i < n; i++) {
         if (Result.isFailure(Router.route(router, types[i % types.length]!))) misses++
       }
       if (misses !== n) throw new Error("expected only misses")
     })
-    return { value, unit: "routes/s" }
   }
-}
+})
 
-export const routerCold: Scenario = {
+export const routerCold = micro({
   name: "router.cold",
   description: "Router.route of 100,000 distinct types (past the per-type cache), 70 routes",
-  run: async (size) => {
-    const count = size === "quick" ? 100_000 : 500_000
+  unit: "routes/s",
+  count: (size) => size === "full" ? 500_000 : size === "quick" ? 100_000 : 1000,
+  run: (count) => {
     const router = build()
     const types = Array.from({ length: 100_000 }, (_, i) => ({ type: `${domains[i % 10]}.e${i}` }))
-    const value = await opsPerSecond(count, (n) => {
+    return opsPerSecond(count, (n) => {
       let targets = 0
       for (let i = 0; i < n; i++) {
         const result = Router.route(router, types[i % types.length]!)
@@ -68,6 +69,5 @@ export const routerCold: Scenario = {
       }
       if (targets === 0) throw new Error("no targets")
     })
-    return { value, unit: "routes/s" }
   }
-}
+})

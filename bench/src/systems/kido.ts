@@ -1,0 +1,293 @@
+/**
+ * Kido through its public API, full path: every message is a CloudEvents signal that is routed, whose
+ * params are validated by the action's schema, run through the agent's `cmd`, whose new state is
+ * validated and committed, and whose directives are carried out. The instance is `Kido.layer()` with its
+ * defaults (mailbox 1,024, reject when full, a span per signal); `KIDO_BENCH_TRACING=0` turns the spans
+ * off (`Kido.layer({ tracing: false })`) to measure what tracing costs.
+ *
+ * Logging is off (`References.MinimumLogLevel` "None"), as it was for the OTP anchors; `KIDO_BENCH_LOGS=1`
+ * keeps Effect's default logger (the restart scenario logs each crash).
+ */
+import { Action, Agent, Directive, Signal } from "@kido/core"
+import { AgentServer, Kido, Supervisor } from "@kido/runtime"
+import { Effect, Layer, ManagedRuntime, Metric, Option, References, Result, Schema } from "effect"
+import { collectGarbage, heapAfterGc, settle } from "../scenarios/Scenario.ts"
+import { capacity, hop, perTurn, type System } from "./System.ts"
+
+const count = Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
+const State = Schema.Struct({ count })
+type Ctx = { readonly state: { readonly count: number } }
+
+const Increment = Action.make({
+  name: "increment",
+  params: Schema.Struct({ amount: Schema.Int }),
+  run: (params, ctx: Ctx) => Effect.succeed({ count: ctx.state.count + params.amount })
+})
+
+const Counter = Agent.make({ name: "counter", state: State, routes: [["increment", Increment]] })
+
+/** Counts, and emits one `increment` to the agent named by its state's `peer`. */
+const Forward = Action.make({
+  name: "forward",
+  params: Schema.Struct({ amount: Schema.Int }),
+  run: (params, ctx: { readonly state: { readonly count: number; readonly peer: string } }) =>
+    Effect.gen(function*() {
+      const signal = yield* Signal.make("increment", { amount: params.amount }, { source: "/bench/source" })
+      const emit = yield* Effect.fromResult(Directive.emitTo(ctx.state.peer, signal))
+      return Action.outcome({ count: ctx.state.count + params.amount }, { directives: [emit] })
+    })
+})
+
+const Source = Agent.make({
+  name: "source",
+  state: Schema.Struct({ count, peer: Schema.String }),
+  routes: [["increment", Forward]]
+})
+
+/** A defect in the action: the agent crashes and its supervisor restarts it. */
+const Crash = Action.make({ name: "crash", run: () => Effect.die(new Error("crash")) })
+
+const Crashy = Agent.make({ name: "crashy", state: State, routes: [["increment", Increment], ["crash", Crash]] })
+
+/** Each signal takes one turn of the event loop (see `hop`). */
+const Work = Action.make({
+  name: "work",
+  params: Schema.Struct({ amount: Schema.Int }),
+  run: (params, ctx: Ctx) => Effect.as(Effect.promise(hop), { count: ctx.state.count + params.amount })
+})
+
+const Worker = Agent.make({ name: "worker", state: State, routes: [["increment", Work]] })
+
+const tracing = process.env["KIDO_BENCH_TRACING"] !== "0"
+const logs = process.env["KIDO_BENCH_LOGS"] === "1"
+
+const layer = () =>
+  Layer.mergeAll(
+    Kido.layer(tracing ? {} : { tracing: false }),
+    logs ? Layer.empty : Layer.succeed(References.MinimumLogLevel)("None")
+  )
+
+/** A fresh instance, built before anything is timed. Never disposed: runOne exits once the figure is out. */
+const instance = async () => {
+  const runtime = ManagedRuntime.make(layer())
+  await runtime.runPromise(Effect.void)
+  return runtime
+}
+
+const source = { source: "/bench" }
+const increment = Signal.make("increment", { amount: 1 }, source)
+
+const startCounters = (n: number, prefix: string) =>
+  Effect.gen(function*() {
+    const refs: Array<AgentServer.AgentRef<{ readonly count: number }>> = []
+    for (let i = 0; i < n; i++) refs.push(yield* Kido.start(Counter, { id: `${prefix}${i}`, state: { count: i } }))
+    return refs
+  })
+
+/** The seconds `n` starts take, up to the last agent answering a call. */
+const timedSpawn = (n: number, prefix: string) =>
+  Effect.gen(function*() {
+    const signal = yield* increment
+    const start = performance.now()
+    const refs = yield* startCounters(n, prefix)
+    const last = yield* AgentServer.call(refs[n - 1]!, signal)
+    const seconds = (performance.now() - start) / 1000
+    if (last.state.count !== n) throw new Error(`expected ${n}, got ${last.state.count}`)
+    if ((yield* Kido.count) < n) throw new Error("not all agents started")
+    return seconds
+  })
+
+/** `agents` counters, `perAgent` casts each (round robin), then one call each that checks the count. */
+const throughputRun = (agents: number, perAgent: number) =>
+  Effect.gen(function*() {
+    const refs = yield* startCounters(agents, "c")
+    const signal = yield* increment
+    const start = performance.now()
+    for (let k = 0; k < perAgent; k++) {
+      for (const ref of refs) yield* AgentServer.cast(ref, signal)
+    }
+    for (let i = 0; i < agents; i++) {
+      const agent = yield* AgentServer.call(refs[i]!, signal)
+      if (agent.state.count !== i + perAgent + 1) {
+        throw new Error(`agent ${i}: expected ${i + perAgent + 1}, got ${agent.state.count}`)
+      }
+    }
+    return (performance.now() - start) / 1000
+  })
+
+/** `agents` sources, each with its own sink; every signal a source handles emits one to its sink. */
+const emitRun = (agents: number, perAgent: number) =>
+  Effect.gen(function*() {
+    const sinks = yield* startCounters(agents, "k")
+    const sources: Array<AgentServer.AgentRef<{ readonly count: number }>> = []
+    for (let i = 0; i < agents; i++) {
+      sources.push(yield* Kido.start(Source, { id: `s${i}`, state: { count: 0, peer: `k${i}` } }))
+    }
+    const signal = yield* increment
+    const start = performance.now()
+    for (let k = 0; k < perAgent; k++) {
+      for (const ref of sources) yield* AgentServer.cast(ref, signal)
+    }
+    for (let i = 0; i < agents; i++) {
+      // after its directives: the emits of every signal before it are in the sink's mailbox
+      const agent = yield* AgentServer.call(sources[i]!, signal, { reply: "afterDirectives" })
+      if (agent.state.count !== perAgent + 1) throw new Error(`source ${i}: got ${agent.state.count}`)
+    }
+    for (let i = 0; i < agents; i++) {
+      const agent = yield* AgentServer.call(sinks[i]!, signal)
+      const expected = i + perAgent + 2
+      if (agent.state.count !== expected) throw new Error(`sink ${i}: expected ${expected}, got ${agent.state.count}`)
+    }
+    return (performance.now() - start) / 1000
+  })
+
+/** The same counter Kido's own `kido_mailbox_rejected_total` uses (same name and attributes). */
+const rejectedCounter = Metric.withAttributes(
+  Metric.counter("kido_mailbox_rejected_total", {
+    description: "Signals refused because a mailbox was full or its agent not running",
+    incremental: true
+  }),
+  { agent: "worker" }
+)
+
+export const kido: System = {
+  spawn: async (n) => {
+    const warm = await instance()
+    await warm.runPromise(timedSpawn(Math.min(n, 5000), "w"))
+    await warm.dispose()
+    await collectGarbage()
+    const runtime = await instance()
+    return runtime.runPromise(timedSpawn(n, "c"))
+  },
+
+  idleMemory: async (n) => {
+    const runtime = await instance()
+    // the first agents pay for the JIT and the instance's lazy structures, and stay in the baseline
+    await runtime.runPromise(startCounters(Math.min(n, 1000), "w"))
+    await settle()
+    const before = await heapAfterGc()
+    const refs = await runtime.runPromise(startCounters(n, "c"))
+    await settle()
+    const after = await heapAfterGc()
+    if (refs.length !== n) throw new Error("not all agents started")
+    return (after - before) / n
+  },
+
+  million: async (n) => {
+    const runtime = await instance()
+    await settle()
+    const before = await heapAfterGc()
+    const start = performance.now()
+    const refs = await runtime.runPromise(startCounters(n, "c"))
+    const seconds = (performance.now() - start) / 1000
+    await settle(500)
+    const after = await heapAfterGc()
+    if ((await runtime.runPromise(Kido.count)) !== n || refs.length !== n) throw new Error("not all agents started")
+    return { rss: process.memoryUsage().rss, heapPerAgent: (after - before) / n, seconds }
+  },
+
+  throughput: async (agents, perAgent) => {
+    const warm = await instance()
+    await warm.runPromise(throughputRun(Math.min(agents, 100), Math.min(perAgent, 100)))
+    await warm.dispose()
+    await collectGarbage()
+    return (await instance()).runPromise(throughputRun(agents, perAgent))
+  },
+
+  emit: async (agents, perAgent) => {
+    const warm = await instance()
+    await warm.runPromise(emitRun(Math.min(agents, 100), Math.min(perAgent, 100)))
+    await warm.dispose()
+    await collectGarbage()
+    return (await instance()).runPromise(emitRun(agents, perAgent))
+  },
+
+  call: async (n) => {
+    const runtime = await instance()
+    return runtime.runPromise(Effect.gen(function*() {
+      const ref = yield* Kido.start(Counter, { id: "c" })
+      const signal = yield* increment
+      const warmup = Math.min(n, 10_000)
+      for (let i = 0; i < warmup; i++) yield* AgentServer.call(ref, signal)
+      yield* Effect.promise(collectGarbage)
+      const latencies = new Float64Array(n)
+      for (let i = 0; i < n; i++) {
+        const start = performance.now()
+        yield* AgentServer.call(ref, signal)
+        latencies[i] = (performance.now() - start) * 1000
+      }
+      const agent = yield* AgentServer.state(ref)
+      if (agent.state.count !== warmup + n) throw new Error(`expected ${warmup + n}, got ${agent.state.count}`)
+      return latencies
+    }))
+  },
+
+  restart: async (n) => {
+    const runtime = await instance()
+    return runtime.runPromise(Effect.scoped(Effect.gen(function*() {
+      // OTP's simple_one_for_one of the anchors: intensity 1,000,000 within 1 second
+      yield* Supervisor.start({ id: "bench", strategy: "one_for_one", intensity: 1_000_000, period: "1 second" }, [
+        Supervisor.child(Crashy, { id: "crashy" })
+      ])
+      const ref = Option.getOrThrow(yield* Kido.whereis("crashy")) as AgentServer.AgentRef<{ readonly count: number }>
+      const crash = yield* Signal.make("crash", {}, source)
+      const signal = yield* increment
+      const once = Effect.gen(function*() {
+        const start = performance.now()
+        yield* AgentServer.cast(ref, crash)
+        // queued behind the crash: answered by the next incarnation, from its initial state
+        const agent = yield* AgentServer.call(ref, signal)
+        const micros = (performance.now() - start) * 1000
+        if (agent.state.count !== 1) throw new Error(`expected a fresh incarnation, got count ${agent.state.count}`)
+        return micros
+      })
+      for (let i = 0; i < Math.min(n, 200); i++) yield* once
+      yield* Effect.promise(collectGarbage)
+      const latencies = new Float64Array(n)
+      for (let i = 0; i < n; i++) latencies[i] = yield* once
+      const status = yield* AgentServer.status(ref)
+      if (status.restarts < n) throw new Error(`expected ${n} restarts, got ${status.restarts}`)
+      return latencies
+    })))
+  },
+
+  overload: async (seconds) => {
+    const runtime = await instance()
+    return runtime.runPromise(Effect.gen(function*() {
+      const ref = yield* Kido.start(Worker, { id: "worker" })
+      const signal = yield* increment
+      // warm-up: a full mailbox, drained
+      for (let i = 0; i < capacity - 1; i++) yield* AgentServer.cast(ref, signal)
+      yield* AgentServer.call(ref, signal)
+      const processed = capacity
+      const before = yield* Effect.promise(heapAfterGc)
+      let sent = 0
+      let accepted = 0
+      let rejected = 0
+      const end = performance.now() + seconds * 1000
+      while (performance.now() < end) {
+        yield* Effect.promise(hop)
+        for (let burst = 0; burst < perTurn; burst++) {
+          // every request is a new signal, as it would be from the outside
+          const fresh = yield* Signal.make("increment", { amount: 1 }, source)
+          sent++
+          const result = yield* Effect.result(AgentServer.cast(ref, fresh))
+          if (Result.isSuccess(result)) accepted++
+          else if (result.failure._tag === "MailboxFull") rejected++
+          else throw new Error(`an untyped or unexpected rejection: ${result.failure._tag}`)
+        }
+      }
+      const backlog = (yield* AgentServer.status(ref)).queued
+      const after = yield* Effect.promise(heapAfterGc)
+      // nothing lost: the agent processes every accepted signal, and Kido counted every rejection
+      while ((yield* AgentServer.status(ref)).queued >= capacity) yield* Effect.sleep(1)
+      const agent = yield* AgentServer.call(ref, signal, { timeout: "60 seconds" })
+      if (agent.state.count !== processed + accepted + 1) {
+        throw new Error(`expected ${processed + accepted + 1} processed, got ${agent.state.count}`)
+      }
+      const counted = (yield* Metric.value(rejectedCounter)).count
+      if (counted !== rejected) throw new Error(`Kido counted ${counted} rejections, the producer saw ${rejected}`)
+      return { sent, accepted, rejected, backlog, heapGrowth: after - before }
+    }))
+  }
+}
