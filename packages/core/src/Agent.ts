@@ -394,6 +394,15 @@ export interface Definition<S> {
   readonly handle: (agent: Agent<S>, signal: Signal.Signal, options?: CmdOptions) => Effect.Effect<CmdResult<S>>
   /** Checks a whole state (plugin slices included) against the schemas. */
   readonly validate: (state: unknown) => Result.Result<S, InvalidState>
+  /** The version of the state's schema (default 1), stored with a checkpoint of the state. */
+  readonly version: number
+  /** Migrations of encoded states: `migrations[n]` turns a state of version `n` into one of version `n + 1`. */
+  readonly migrations: { readonly [fromVersion: number]: (state: unknown) => unknown }
+  /**
+   * Encodes a state (plugin slices with their plugins' schemas) for storage; `new({ id, state })` with the
+   * encoded state decodes it back.
+   */
+  readonly encodeState: (state: S) => Result.Result<{ readonly [key: string]: unknown }, InvalidState>
 }
 
 /**
@@ -542,6 +551,17 @@ export interface MakeOptions<SS extends Schema.Codec<any, any, never, never>> {
   readonly schedules?: ReadonlyArray<ScheduleSpec> | undefined
   /** Sensors the runtime starts with the agent (see {@link SensorSpec}); they stop with it. */
   readonly sensors?: ReadonlyArray<SensorSpec> | undefined
+  /**
+   * The version of the state's schema, a whole number (default 1). A durable agent's checkpoint records it; a
+   * checkpoint of an older version is migrated with `migrations` when it is restored.
+   */
+  readonly version?: number | undefined
+  /**
+   * Pure functions from the encoded state of version `n` (the key, a whole number below `version`) to the
+   * encoded state of version `n + 1`. Restoring a checkpoint of version `n` runs `n`, `n + 1`, ... up to
+   * `version - 1`; a missing step fails the restore.
+   */
+  readonly migrations?: { readonly [fromVersion: number]: (state: unknown) => unknown } | undefined
   /**
    * Pure; runs once per `cmd` (and `handle`) and may rewrite the instructions. It is given the well-formed
    * instructions; the `Error` directives of malformed elements come first in the result.
@@ -804,6 +824,19 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     if (options[list] !== undefined && !Array.isArray(options[list])) return fail(`${list} must be a list`)
   }
   if ((options.state as any).ast?._tag !== "Objects") return fail("state must be a Schema.Struct")
+  const version = options.version ?? 1
+  if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
+    return fail(`version must be a whole number of at least 1, got ${describe(version)}`)
+  }
+  const migrations = options.migrations ?? {}
+  if (!Predicate.isObject(migrations) || Array.isArray(migrations)) return fail("migrations must be an object")
+  for (const key of Object.keys(migrations)) {
+    const from = Number(key)
+    if (!/^[1-9][0-9]*$/.test(key) || from >= version) {
+      return fail(`migrations: ${JSON.stringify(key)} must be a whole number from 1 to version - 1 (${version - 1})`)
+    }
+    if (typeof (migrations as any)[key] !== "function") return fail(`migrations: ${key} must be a function`)
+  }
   const ownKeys = new Set(Object.keys(options.state.fields))
 
   // plugins: state keys must not collide with the agent's keys or each other
@@ -1003,6 +1036,33 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     return issues.length > 0 ? Result.fail(invalidState(issues)) : Result.succeed(next as S)
   }
 
+  const encodeOwn = Schema.encodeUnknownResult(stateSchema)
+  const encodeSlices = mounted.map((m) => [m.stateKey, Schema.encodeUnknownResult(m.plugin.state)] as const)
+  const encodeState = (state: S): Result.Result<{ readonly [key: string]: unknown }, InvalidState> => {
+    if (!Predicate.isObject(state) || Array.isArray(state)) {
+      return Result.fail(invalidState([{ path: [], message: "the state must be an object" }]))
+    }
+    let own: Record<string, unknown> = state as any
+    if (mounted.length > 0) {
+      own = {}
+      for (const key of Object.keys(state)) if (!stateKeys.has(key)) own[key] = (state as any)[key]
+    }
+    const issues: Array<{ path: ReadonlyArray<string | number>; message: string }> = []
+    const encoded = encodeOwn(own)
+    if (Result.isFailure(encoded)) {
+      issues.push(...issuesOf(encoded.failure.issue))
+      return Result.fail(invalidState(issues))
+    }
+    const out: Record<string, unknown> = { ...(encoded.success as object) }
+    for (const [key, encode] of encodeSlices) {
+      const slice = encode((state as any)[key])
+      if (Result.isFailure(slice)) {
+        issues.push(...issuesOf(slice.failure.issue).map((i) => ({ ...i, path: [key, ...i.path] })))
+      } else out[key] = slice.success
+    }
+    return issues.length > 0 ? Result.fail(invalidState(issues)) : Result.succeed(out)
+  }
+
   const definition: Definition<S> = Object.assign(Object.create(Proto), {
     name,
     description: options.description ?? "",
@@ -1012,7 +1072,10 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     plugins: mounted,
     schedules,
     sensors,
-    validate
+    validate,
+    version,
+    migrations,
+    encodeState
   }) as any
   const mutable = definition as any
 

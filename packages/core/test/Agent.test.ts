@@ -758,3 +758,76 @@ describe("cmd checks an agent it did not make", () => {
       assert.deepStrictEqual(next, { id: "c", name: "counter", state: { count: 3, history: [] } })
     }))
 })
+
+const up = (state: unknown) => state
+
+describe("state versions and migrations (for durable agents)", () => {
+  const State = Schema.Struct({ count: Schema.Int, at: Schema.DateTimeUtcFromString })
+
+  it("version defaults to 1 with no migrations; both are kept on the definition", () => {
+    const V1 = Agent.make({ name: "v1", state: State })
+    assert.strictEqual(V1.version, 1)
+    assert.deepStrictEqual(V1.migrations, {})
+    const V3 = Agent.make({ name: "v3", state: State, version: 3, migrations: { 1: up, 2: up } })
+    assert.strictEqual(V3.version, 3)
+    assert.strictEqual(V3.migrations[2], up)
+  })
+
+  const bad: ReadonlyArray<readonly [string, () => Agent.MakeOptions<any>, string]> = [
+    ["a version of 0", () => ({ name: "a", state: State, version: 0 }), "version must be a whole number of at least 1"],
+    ["a fractional version", () => ({ name: "a", state: State, version: 1.5 }), "version must be a whole number"],
+    ["a version that is not a number", () => ({ name: "a", state: State, version: "2" as any }), "version must be"],
+    [
+      "migrations that are not an object",
+      () => ({ name: "a", state: State, migrations: [] as any }),
+      "migrations must be an object"
+    ],
+    [
+      "a migration from the current version",
+      () => ({ name: "a", state: State, version: 2, migrations: { 2: (s: unknown) => s } }),
+      "migrations: \"2\" must be a whole number from 1 to version - 1 (1)"
+    ],
+    [
+      "a migration from version 0",
+      () => ({ name: "a", state: State, version: 2, migrations: { 0: (s: unknown) => s } }),
+      "migrations: \"0\" must be a whole number"
+    ],
+    [
+      "a migration key that is not a number",
+      () => ({ name: "a", state: State, version: 2, migrations: { one: (s: unknown) => s } as any }),
+      "migrations: \"one\" must be a whole number"
+    ],
+    [
+      "a migration that is not a function",
+      () => ({ name: "a", state: State, version: 2, migrations: { 1: "up" } as any }),
+      "migrations: 1 must be a function"
+    ]
+  ]
+  for (const [what, options, reason] of bad) {
+    it(`rejects ${what} with a typed error`, () => {
+      const result = Agent.makeResult(options())
+      assert.isTrue(Result.isFailure(result))
+      if (Result.isFailure(result)) {
+        assert.strictEqual(result.failure._tag, "InvalidAgentDefinition")
+        assert.include(result.failure.message, reason)
+      }
+      assert.throws(() => Agent.make(options()))
+    })
+  }
+
+  it.effect("encodeState encodes the state (plugin slices with their schemas); new decodes it back", () =>
+    Effect.gen(function*() {
+      const Stamp = Plugin.make({
+        name: "stamp",
+        stateKey: "stamp",
+        state: Schema.Struct({ at: Schema.DateTimeUtcFromString })
+      })
+      const Stamped = Agent.make({ name: "stamped", state: State, plugins: [Stamp] })
+      const encoded = { count: 2, at: "2026-01-02T03:04:05.000Z", stamp: { at: "2026-02-03T04:05:06.000Z" } }
+      const agent = yield* Stamped.new({ id: "s", state: encoded })
+      assert.notStrictEqual(agent.state.at as unknown, encoded.at)
+      assert.deepStrictEqual(Result.getOrThrow(Stamped.encodeState(agent.state)), encoded)
+      const broken = Stamped.encodeState({ ...agent.state, count: "x" } as any)
+      assert.isTrue(Result.isFailure(broken))
+    }))
+})

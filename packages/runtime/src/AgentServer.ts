@@ -157,6 +157,7 @@ export type Reply = internal.Reply
  * | `actionTimeout` | none | the timeout of every action the agent runs (an instruction's own `timeout` wins); a timed-out action is an `ActionTimeout` error for the error policy |
  * | `onDefect` | `"crash"` | an action that dies (throws, `Effect.die`) crashes the agent, and its supervisor restarts it; `"error"` hands it to the error policy instead |
  * | `crashedSignal` | `"drop"` | the signal the agent crashed on: dropped (its `call`er gets `AgentCrashed`), `"retryOnce"` by the next incarnation, or `{ deadLetter: dispatch }` |
+ * | `durability` | none | `{ mode: "checkpoint" }`: the state is checkpointed in the `Storage.Storage` of the context after each signal that changed it (before a `call` is answered) and restored when the agent starts or restarts; a failed write crashes the agent (see docs/durability.md) |
  *
  * @example
  * ```ts
@@ -177,7 +178,8 @@ export type Options = internal.OptionsInput
 /**
  * The options of `Kido.start`: the agent's {@link Options}, plus its `id` (a UUIDv7 unless given), its
  * `partition` (tenancy: ids are unique per partition), its initial `state` (merged with the schema's
- * defaults and validated; a restart starts from it again) and how it is restarted (`restart`: `"transient"`
+ * defaults and validated; a restart starts from it again, a durable agent's checkpoint in its place when there
+ * is one) and how it is restarted (`restart`: `"transient"`
  * by default, `backoff`, `resetAfter`, `maxRestarts`: see `Supervisor.RestartOptions`).
  *
  * @example

@@ -48,7 +48,10 @@ export interface ErrorInfo {
   readonly partition: string | undefined
   /** The error: an `ActionError`, a core error (`InvalidState`, `NoRoute`, ...), a `DirectiveFailed`, ... */
   readonly error: unknown
-  /** Where it happened: an `Error` directive's context, `"directive"` or `"spawn"`. */
+  /**
+   * Where it happened: an `Error` directive's context, `"directive"`, `"spawn"` or `"checkpoint"` (a durable
+   * agent's checkpoint could not be written; the agent then crashes).
+   */
   readonly context: string
   /** How many errors this agent has met so far, this one included. */
   readonly count: number

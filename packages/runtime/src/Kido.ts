@@ -39,6 +39,7 @@ import * as internal from "./internal/runtime.ts"
 import * as supervision from "./internal/supervisor.ts"
 import * as RuntimeError from "./RuntimeError.ts"
 import * as Sensor from "./Sensor.ts"
+import * as Storage from "./Storage.ts"
 
 export {
   /**
@@ -161,7 +162,8 @@ const makeKido = (config: Config | undefined) =>
       dispatcher: yield* Dispatch.Dispatcher,
       executors,
       inspectionCapacity: capacity,
-      tracing
+      tracing,
+      storage: Option.getOrUndefined(yield* Effect.serviceOption(Storage.Storage))
     })
     // the supervisor of agents started at run time (Kido.start, AgentServer.layer, SpawnAgent)
     const dynamic = yield* supervision.start(instance, "kido", supervisorOptions, [], undefined).pipe(Effect.orDie)
@@ -178,7 +180,8 @@ const makeKido = (config: Config | undefined) =>
 /**
  * The instance as a layer, with its buses and dispatcher (also provided, for direct use). Fails with
  * `InvalidStartOptions`, `Bus.InvalidOption` or `Dispatch.InvalidAdapter` when the configuration is out of
- * range.
+ * range. A `Storage.Storage` service in the context the layer is built in is the storage of its durable agents
+ * (`durability`) started where there is none.
  *
  * @example
  * ```ts
@@ -206,7 +209,9 @@ export const layer = (
 /**
  * Starts an agent of `definition` under the instance and returns its ref. Fails with
  * `AgentAlreadyStarted` (an agent with this id runs in this partition), `InvalidState` (the initial state
- * does not fit the schema), `InvalidStartOptions` or `AgentStopped` (the instance is shutting down). The
+ * does not fit the schema), `InvalidStartOptions` (also `durability` without a `Storage.Storage` service in
+ * the context), `CheckpointUnreadable` (a durable agent's checkpoint cannot be restored: the start fails
+ * closed) or `AgentStopped` (the instance is shutting down). The
  * agent's declared schedules and sensors (its own and its plugins') start with it. It runs under the
  * instance's supervisor: restarted in place after a crash (`restart: "transient"` unless the options say
  * otherwise), within its own restart budget (`Kido.layer({ supervisor })`).

@@ -279,6 +279,38 @@ export class InvalidStartOptions
 }
 
 /**
+ * A durable agent's checkpoint could not be restored: it could not be read (`Storage.CorruptRecord`,
+ * `Storage.StorageFailed`), it belongs to another agent definition (`agent`), its version is newer than the
+ * definition's or has no migration, a migration threw, or the migrated state does not decode. The runtime
+ * fails closed: the agent does not start (a restart in place counts as a failed restart); it never starts
+ * from a fresh state in place of its checkpoint. `cause` is the underlying error.
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.CheckpointUnreadable({ agentId: "c1", agent: "counter", reason: "no migration from version 1" }).message
+ * // => 'The checkpoint of agent "c1" (counter) cannot be restored: no migration from version 1'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CheckpointUnreadable
+  extends Schema.TaggedError<CheckpointUnreadable>("@kido/runtime/CheckpointUnreadable")("CheckpointUnreadable", {
+    agentId: Schema.String,
+    partition: Schema.optionalKey(Schema.String),
+    agent: Schema.String,
+    reason: Schema.String,
+    cause: Schema.optionalKey(Schema.Defect())
+  })
+{
+  override get message(): string {
+    return `The checkpoint of ${where(this.agentId, this.partition)} (${this.agent}) cannot be restored: ${this.reason}`
+  }
+}
+
+/**
  * The runtime could not carry out a directive: `directive` is its tag, `target` the dispatch target or
  * child it was for (when there is one), `reason` what went wrong and `error` the underlying error. The
  * runtime hands it to the agent's error policy (context `"directive"`) and to the inspection stream.
@@ -411,6 +443,7 @@ export type RuntimeError =
   | AwaitTimeout
   | AwaitFailed
   | InvalidStartOptions
+  | CheckpointUnreadable
   | DirectiveFailed
   | AgentCrashed
   | ChildStartFailed

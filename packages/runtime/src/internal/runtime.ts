@@ -46,6 +46,8 @@ import type * as ErrorPolicy from "../ErrorPolicy.ts"
 import * as ExitReason from "../ExitReason.ts"
 import type * as Inspection from "../Inspection.ts"
 import * as RuntimeError from "../RuntimeError.ts"
+import * as StorageModule from "../Storage.ts"
+import * as durable from "./durable.ts"
 import { Mailbox } from "./mailbox.ts"
 import * as sensors from "./sensor.ts"
 import { withSignalSpan } from "./signalSpan.ts"
@@ -74,6 +76,8 @@ export interface ServerOptions {
   readonly crashedSignal: CrashedSignal
   readonly onDefect: "crash" | "error"
   readonly actionTimeoutMillis: number | undefined
+  /** `"checkpoint"`: the state is checkpointed in `Storage` after each signal that changed it. */
+  readonly durability: "checkpoint" | undefined
 }
 
 /**
@@ -99,6 +103,7 @@ export interface OptionsInput {
   readonly crashedSignal?: "drop" | "retryOnce" | { readonly deadLetter: Directive.Dispatch } | undefined
   readonly onDefect?: "crash" | "error" | undefined
   readonly actionTimeout?: Duration.Input | undefined
+  readonly durability?: { readonly mode: "checkpoint" } | undefined
 }
 
 export const defaultOptions: ServerOptions = {
@@ -113,7 +118,8 @@ export const defaultOptions: ServerOptions = {
   emitConcurrency: 8,
   crashedSignal: "drop",
   onDefect: "crash",
-  actionTimeoutMillis: undefined
+  actionTimeoutMillis: undefined,
+  durability: undefined
 }
 
 export const show = (u: unknown): string => {
@@ -202,7 +208,7 @@ const hasOptions = (input: OptionsInput): boolean =>
   input.mailbox !== undefined || input.callTimeout !== undefined || input.shutdownTimeout !== undefined ||
   input.reply !== undefined || input.errorPolicy !== undefined || input.defaultDispatch !== undefined ||
   input.emitConcurrency !== undefined || input.crashedSignal !== undefined || input.onDefect !== undefined ||
-  input.actionTimeout !== undefined
+  input.actionTimeout !== undefined || input.durability !== undefined
 
 /** Resolves `input` over `base`; the first invalid option is the error. */
 export const resolveOptions = (
@@ -299,8 +305,17 @@ export const resolveOptions = (
     if (typeof ms !== "number") return ms
     actionTimeoutMillis = ms
   }
+  let durability = base.durability
+  const given: unknown = input.durability
+  if (given !== undefined) {
+    if (typeof given !== "object" || given === null || (given as { mode?: unknown }).mode !== "checkpoint") {
+      return invalid(name("durability"), `must be { mode: "checkpoint" }, got ${show(given)}`)
+    }
+    durability = "checkpoint"
+  }
   return {
     actionTimeoutMillis,
+    durability,
     onDefect,
     capacity,
     overflow,
@@ -463,6 +478,8 @@ export class Server {
   /** Senders waiting for room wait on this; resolved each time the agent takes the next item. */
   progress: Deferred.Deferred<void> | undefined = undefined
   initialState: { readonly [key: string]: unknown } | undefined = undefined
+  /** A durable agent's storage and checkpoint revision (`durability` set), else `undefined`. */
+  durable: durable.Durable | undefined = undefined
   declaredSensors: ReadonlyArray<sensors.Prepared> = []
   exitReason: ExitReason.ExitReason | undefined = undefined
   stopRequest: ExitReason.ExitReason | undefined = undefined
@@ -581,6 +598,8 @@ export interface Instance {
     | undefined
   /** Stops that supervisor's restarts (at shutdown, before the agents stop). */
   stopRestarts: Effect.Effect<void>
+  /** The `Storage` of the context the instance was built in, for durable agents started without one. */
+  readonly storage: StorageModule.Storage["Service"] | undefined
 }
 
 export const makeInstance = (options: {
@@ -590,6 +609,7 @@ export const makeInstance = (options: {
   readonly executors: ReadonlyMap<string, ExecutorEntry>
   readonly inspectionCapacity: number
   readonly tracing: boolean
+  readonly storage?: StorageModule.Storage["Service"] | undefined
 }): Effect.Effect<Instance, never, Scope.Scope> =>
   Effect.gen(function*() {
     const events = yield* PubSub.sliding<Inspection.Event>(options.inspectionCapacity)
@@ -608,7 +628,8 @@ export const makeInstance = (options: {
       seq: 0,
       closing: false,
       spawn: undefined,
-      stopRestarts: Effect.void
+      stopRestarts: Effect.void,
+      storage: options.storage
     }
     yield* Effect.addFinalizer(() => shutdownAll(instance))
     return instance
@@ -768,6 +789,7 @@ export type StartFailure =
   | RuntimeError.AgentAlreadyStarted
   | RuntimeError.InvalidStartOptions
   | RuntimeError.AgentStopped
+  | RuntimeError.CheckpointUnreadable
   | Agent.InvalidState
 
 /** Starts an agent under the instance's supervisor of agents started at run time (or unsupervised without one). */
@@ -803,6 +825,9 @@ export const start = (
     if (options instanceof RuntimeError.InvalidStartOptions) return Effect.fail(options)
     const declaredSensors = sensors.checkDeclared(definition)
     if (declaredSensors instanceof RuntimeError.InvalidStartOptions) return Effect.fail(declaredSensors)
+    if (options.durability !== undefined) {
+      return startDurable(fiber, instance, definition, input, options, declaredSensors, partition, parent, supervision)
+    }
     const made = Agent.newNow(definition, { id: input?.id, state: input?.state })
     const register = (agent: Agent.Agent<any>) =>
       registerServer(
@@ -821,6 +846,56 @@ export const start = (
     return Exit.isSuccess(made) ? register(made.value as Agent.Agent<any>) : made as Exit.Exit<never, StartFailure>
   })
 
+/**
+ * `start` for a durable agent: restored from its checkpoint when it has one (a given `state` is then ignored),
+ * else made as usual; a checkpoint that cannot be restored fails the start. An agent without a given id gets
+ * a new one, so it has no checkpoint yet.
+ */
+const startDurable = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  instance: Instance,
+  definition: Agent.Definition<any>,
+  input: StartInput | undefined,
+  options: ServerOptions,
+  declaredSensors: ReadonlyArray<sensors.Prepared>,
+  partition: string | undefined,
+  parent: ParentInput | undefined,
+  supervision: Supervision | undefined
+): Effect.Effect<Server, StartFailure> => {
+  const storage = Context.getOrUndefined(fiber.context, StorageModule.Storage) ?? instance.storage
+  if (storage === undefined) {
+    return Effect.fail(invalid(
+      "durability",
+      "needs a Storage.Storage service in the context of Kido.start or of Kido.layer (Storage.layerMemory, layerSqlite or layerPg)"
+    ))
+  }
+  const register = (agent: Agent.Agent<any>, revision: number) =>
+    registerServer(
+      fiber,
+      instance,
+      definition,
+      agent,
+      input,
+      options,
+      declaredSensors,
+      partition,
+      parent,
+      supervision,
+      { storage, key: durable.keyOf(agent.id, partition), revision }
+    )
+  const fresh = () =>
+    Effect.flatMap(
+      Agent.newNow(definition, { id: input?.id, state: input?.state }),
+      (agent: Agent.Agent<any>) => register(agent, 0)
+    )
+  const id = input?.id
+  if (typeof id !== "string" || id === "") return fresh()
+  return Effect.flatMap(
+    durable.restore(definition, storage, durable.keyOf(id, partition), id),
+    (restored) => restored === undefined ? fresh() : register(restored.agent, restored.revision)
+  )
+}
+
 /** The rest of `start`, once the agent is made: registered, its incarnation launched. */
 const registerServer = (
   fiber: Fiber.Fiber<unknown, unknown>,
@@ -832,7 +907,8 @@ const registerServer = (
   declaredSensors: ReadonlyArray<sensors.Prepared>,
   partition: string | undefined,
   parent: ParentInput | undefined,
-  supervision: Supervision | undefined
+  supervision: Supervision | undefined,
+  durableState?: durable.Durable
 ): Effect.Effect<Server, StartFailure> => {
   if (instance.closing) {
     return Effect.fail(
@@ -859,6 +935,7 @@ const registerServer = (
   const mailbox = new Mailbox<Item>(options.capacity + 1, fiber.currentDispatcher)
   const server = new Server(instance, definition, agent, partition, key, options, mailbox, noScope, instance.seq++)
   server.initialState = input?.state
+  server.durable = durableState
   server.context = fiber.context
   server.declaredSensors = declaredSensors
   server.supervision = supervision
@@ -1330,6 +1407,23 @@ const commitSignal = (
     const crash = crashOnDefect(directives)
     if (crash !== Effect.void) return crash
   }
+  if (server.durable !== undefined && next.state !== server.agent.state) {
+    return Effect.flatMap(
+      writeCheckpoint(server, next, signal),
+      () => commitChecked(server, signal, request, next, directives)
+    )
+  }
+  return commitChecked(server, signal, request, next, directives)
+}
+
+/** The rest of `commitSignal`, once a durable agent's state is checkpointed. */
+const commitChecked = (
+  server: Server,
+  signal: Signal.Signal,
+  request: CallRequest | undefined,
+  next: Agent.Agent<any>,
+  directives: ReadonlyArray<Directive.Directive>
+): Effect.Effect<void> => {
   server.agent = next
   server.committed = true
   server.processed++
@@ -1363,6 +1457,39 @@ const signalDone = (
 }
 
 /**
+ * Checkpoints a durable agent's next state (encoded, with the definition's version and name, replacing the
+ * revision the agent holds). A failed write (a `RevisionConflict`: another writer; `StorageFailed`; a state
+ * that does not encode) goes to the error policy (context `"checkpoint"`), then crashes the agent: its state
+ * could not be made durable, so its supervisor restarts it from the last checkpoint.
+ */
+const writeCheckpoint = (
+  server: Server,
+  next: Agent.Agent<any>,
+  signal: Signal.Signal | undefined
+): Effect.Effect<void> => {
+  const stored = server.durable!
+  const encoded = server.definition.encodeState(next.state)
+  if (Result.isFailure(encoded)) return checkpointFailed(server, encoded.failure, signal)
+  return Effect.matchEffect(
+    stored.storage.checkpoints.put(stored.key, {
+      agent: server.definition.name,
+      stateVersion: server.definition.version,
+      state: encoded.success as StorageModule.Json
+    }, { expectedRevision: stored.revision }),
+    {
+      onSuccess: (revision) => {
+        stored.revision = revision
+        return Effect.void
+      },
+      onFailure: (error) => checkpointFailed(server, error, signal)
+    }
+  )
+}
+
+const checkpointFailed = (server: Server, error: unknown, signal: Signal.Signal | undefined): Effect.Effect<void> =>
+  Effect.andThen(handleError(server, error, "checkpoint", signal), Effect.die(error))
+
+/**
  * Let it crash: an action that died (a thrown exception, `Effect.die`) crashes the agent, as an exception
  * crashes an Erlang process; its supervisor restarts it. (`onDefect: "error"` hands it to the error policy.)
  */
@@ -1386,6 +1513,9 @@ const handleInstructions = (server: Server, request: InstructionRequest): Effect
       timeout === undefined ? undefined : { timeout }
     )
     if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
+    if (server.durable !== undefined && next.state !== server.agent.state) {
+      yield* writeCheckpoint(server, next, undefined)
+    }
     server.agent = next
     server.committed = true
     server.processed++
@@ -2345,14 +2475,24 @@ export const terminate = (
 
 /**
  * Starts a new incarnation of the agent in place (a restart): same id, ref and mailbox, the initial state
- * again, its declared schedules and sensors registered anew. What was queued is processed first.
+ * again (a durable agent's last checkpoint when it has one), its declared schedules and sensors registered
+ * anew. What was queued is processed first.
  */
-export const relaunch = (server: Server): Effect.Effect<void, Agent.InvalidState | RuntimeError.AgentStopped> =>
+export const relaunch = (
+  server: Server
+): Effect.Effect<void, Agent.InvalidState | RuntimeError.AgentStopped | RuntimeError.CheckpointUnreadable> =>
   Effect.gen(function*() {
     if (server.status === "stopped" || server.terminating) {
       return yield* new RuntimeError.AgentStopped({ agentId: server.id, reason: "it was stopped for good" })
     }
-    const agent = yield* server.definition.new({ id: server.id, state: server.initialState })
+    const stored = server.durable
+    const restored = stored === undefined
+      ? undefined
+      : yield* durable.restore(server.definition, stored.storage, stored.key, server.id)
+    const agent = restored !== undefined
+      ? restored.agent
+      : yield* server.definition.new({ id: server.id, state: server.initialState })
+    if (stored !== undefined) stored.revision = restored === undefined ? 0 : restored.revision
     server.agent = agent
     server.incarnation++
     yield* launch(server)

@@ -257,6 +257,7 @@ export type StartError =
   | RuntimeError.InvalidStartOptions
   | RuntimeError.AgentStopped
   | RuntimeError.ChildStartFailed
+  | RuntimeError.CheckpointUnreadable
   | Agent.InvalidState
 
 /** A child's link to its supervisor (one small object per agent: there may be very many). */
