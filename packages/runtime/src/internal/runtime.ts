@@ -47,6 +47,7 @@ import * as ExitReason from "../ExitReason.ts"
 import type * as Inspection from "../Inspection.ts"
 import * as RuntimeError from "../RuntimeError.ts"
 import * as StorageModule from "../Storage.ts"
+import { show } from "./dispatch.ts"
 import * as durable from "./durable.ts"
 import { Mailbox } from "./mailbox.ts"
 import * as sensors from "./sensor.ts"
@@ -122,25 +123,16 @@ export const defaultOptions: ServerOptions = {
   durability: undefined
 }
 
-export const show = (u: unknown): string => {
-  if (typeof u === "string") return JSON.stringify(u)
-  if (typeof u === "function") return "a function"
-  if (u === undefined) return "undefined"
-  try {
-    return JSON.stringify(u) ?? String(u)
-  } catch {
-    return String(u)
-  }
-}
+export { show }
 
-const invalid = (option: string, reason: string) => new RuntimeError.InvalidStartOptions({ option, reason })
+export const invalid = (option: string, reason: string) => new RuntimeError.InvalidStartOptions({ option, reason })
 
 const wholeAtLeastOne = (option: string, u: unknown): number | RuntimeError.InvalidStartOptions =>
   typeof u === "number" && Number.isSafeInteger(u) && u >= 1
     ? u
     : invalid(option, `must be a whole number of 1 or more, got ${show(u)}`)
 
-const millisOf = (option: string, u: Duration.Input): number | RuntimeError.InvalidStartOptions => {
+export const millisOf = (option: string, u: Duration.Input): number | RuntimeError.InvalidStartOptions => {
   const d = Duration.fromInput(u)
   if (Option.isNone(d)) {
     return invalid(option, `must be a duration such as "5 seconds" or a number of ms, got ${show(u)}`)
@@ -203,131 +195,90 @@ const isTarget = (u: unknown): u is Directive.DispatchTarget => {
   }
 }
 
-/** Whether `input` gives any option (else the agent shares its instance's options object). */
-const hasOptions = (input: OptionsInput): boolean =>
-  input.mailbox !== undefined || input.callTimeout !== undefined || input.shutdownTimeout !== undefined ||
-  input.reply !== undefined || input.errorPolicy !== undefined || input.defaultDispatch !== undefined ||
-  input.emitConcurrency !== undefined || input.crashedSignal !== undefined || input.onDefect !== undefined ||
-  input.actionTimeout !== undefined || input.durability !== undefined
+/** Every option of `OptionsInput` (the type makes the list complete: a new option must be added here). */
+const optionKeys: { readonly [K in keyof OptionsInput]-?: true } = {
+  mailbox: true,
+  callTimeout: true,
+  shutdownTimeout: true,
+  reply: true,
+  errorPolicy: true,
+  defaultDispatch: true,
+  emitConcurrency: true,
+  crashedSignal: true,
+  onDefect: true,
+  actionTimeout: true,
+  durability: true
+}
+const optionNames = Object.keys(optionKeys) as ReadonlyArray<keyof OptionsInput>
 
-/** Resolves `input` over `base`; the first invalid option is the error. */
+/** Whether `input` gives any option (else the agent shares its instance's options object). */
+const hasOptions = (input: OptionsInput): boolean => optionNames.some((key) => input[key] !== undefined)
+
+/** Reads one given option (its full name, the value): the resolved value, or why it is invalid. */
+type Reader<A> = (option: string, u: any) => A | RuntimeError.InvalidStartOptions
+
+const oneOf = <const A extends string>(...values: ReadonlyArray<A>): Reader<A> => (option, u) =>
+  values.includes(u) ? u : invalid(option, `must be ${values.map(show).join(" or ")}, got ${show(u)}`)
+
+const readCrashedSignal: Reader<CrashedSignal> = (option, u) => {
+  if (u === "drop" || u === "retryOnce") return u
+  if (typeof u === "object" && u !== null && "deadLetter" in u) {
+    const list = dispatchList(u.deadLetter)
+    return typeof list === "string" ? invalid(`${option}.deadLetter`, list) : { deadLetter: list }
+  }
+  return invalid(option, `must be "drop", "retryOnce" or { deadLetter: dispatch }, got ${show(u)}`)
+}
+
+const readDispatch: Reader<ReadonlyArray<Directive.DispatchTarget>> = (option, u) => {
+  const list = dispatchList(u)
+  return typeof list === "string" ? invalid(option, list) : list
+}
+
+const readDurability: Reader<"checkpoint"> = (option, u) =>
+  typeof u === "object" && u !== null && u.mode === "checkpoint"
+    ? "checkpoint"
+    : invalid(option, `must be { mode: "checkpoint" }, got ${show(u)}`)
+
+/** Resolves `input` over `base`; the first invalid option (in this order) is the error. */
 export const resolveOptions = (
   base: ServerOptions,
   input: OptionsInput | undefined,
   prefix = ""
 ): ServerOptions | RuntimeError.InvalidStartOptions => {
   if (input === undefined || !hasOptions(input)) return base
-  const name = (option: string) => prefix + option
-  let capacity = base.capacity
-  let overflow = base.overflow
-  let backpressureTimeoutMillis = base.backpressureTimeoutMillis
+  let error: RuntimeError.InvalidStartOptions | undefined
+  const read = <A>(option: string, given: unknown, fallback: A, reader: Reader<A>): A => {
+    if (given === undefined || error !== undefined) return fallback
+    const value = reader(prefix + option, given)
+    if (value instanceof RuntimeError.InvalidStartOptions) {
+      error = value
+      return fallback
+    }
+    return value
+  }
   const mailbox = input.mailbox
-  if (mailbox !== undefined) {
-    if (mailbox.capacity !== undefined) {
-      const c = wholeAtLeastOne(name("mailbox.capacity"), mailbox.capacity)
-      if (typeof c !== "number") return c
-      capacity = c
-    }
-    if (mailbox.overflow !== undefined) {
-      if (mailbox.overflow !== "reject" && mailbox.overflow !== "backpressure") {
-        return invalid(name("mailbox.overflow"), `must be "reject" or "backpressure", got ${show(mailbox.overflow)}`)
-      }
-      overflow = mailbox.overflow
-    }
-    if (mailbox.backpressureTimeout !== undefined) {
-      const ms = millisOf(name("mailbox.backpressureTimeout"), mailbox.backpressureTimeout)
-      if (typeof ms !== "number") return ms
-      backpressureTimeoutMillis = ms
-    }
+  const resolved: ServerOptions = {
+    capacity: read("mailbox.capacity", mailbox?.capacity, base.capacity, wholeAtLeastOne),
+    overflow: read("mailbox.overflow", mailbox?.overflow, base.overflow, oneOf("reject", "backpressure")),
+    backpressureTimeoutMillis: read(
+      "mailbox.backpressureTimeout",
+      mailbox?.backpressureTimeout,
+      base.backpressureTimeoutMillis,
+      millisOf
+    ),
+    callTimeoutMillis: read("callTimeout", input.callTimeout, base.callTimeoutMillis, millisOf),
+    shutdownTimeoutMillis: read("shutdownTimeout", input.shutdownTimeout, base.shutdownTimeoutMillis, millisOf),
+    reply: read("reply", input.reply, base.reply, oneOf("afterCmd", "afterDirectives")),
+    // the policy's own checks name its fields without the prefix, as before
+    errorPolicy: read("errorPolicy", input.errorPolicy, base.errorPolicy, (_option, u) => checkPolicy(u)),
+    defaultDispatch: read("defaultDispatch", input.defaultDispatch, base.defaultDispatch, readDispatch),
+    emitConcurrency: read("emitConcurrency", input.emitConcurrency, base.emitConcurrency, wholeAtLeastOne),
+    crashedSignal: read("crashedSignal", input.crashedSignal, base.crashedSignal, readCrashedSignal),
+    onDefect: read("onDefect", input.onDefect, base.onDefect, oneOf("crash", "error")),
+    actionTimeoutMillis: read("actionTimeout", input.actionTimeout, base.actionTimeoutMillis, millisOf),
+    durability: read("durability", input.durability, base.durability, readDurability)
   }
-  let callTimeoutMillis = base.callTimeoutMillis
-  if (input.callTimeout !== undefined) {
-    const ms = millisOf(name("callTimeout"), input.callTimeout)
-    if (typeof ms !== "number") return ms
-    callTimeoutMillis = ms
-  }
-  let shutdownTimeoutMillis = base.shutdownTimeoutMillis
-  if (input.shutdownTimeout !== undefined) {
-    const ms = millisOf(name("shutdownTimeout"), input.shutdownTimeout)
-    if (typeof ms !== "number") return ms
-    shutdownTimeoutMillis = ms
-  }
-  let reply = base.reply
-  if (input.reply !== undefined) {
-    if (input.reply !== "afterCmd" && input.reply !== "afterDirectives") {
-      return invalid(name("reply"), `must be "afterCmd" or "afterDirectives", got ${show(input.reply)}`)
-    }
-    reply = input.reply
-  }
-  let errorPolicy = base.errorPolicy
-  if (input.errorPolicy !== undefined) {
-    const p = checkPolicy(input.errorPolicy)
-    if (p instanceof RuntimeError.InvalidStartOptions) return p
-    errorPolicy = p
-  }
-  let defaultDispatch = base.defaultDispatch
-  if (input.defaultDispatch !== undefined) {
-    const list = dispatchList(input.defaultDispatch)
-    if (typeof list === "string") return invalid(name("defaultDispatch"), list)
-    defaultDispatch = list
-  }
-  let emitConcurrency = base.emitConcurrency
-  if (input.emitConcurrency !== undefined) {
-    const c = wholeAtLeastOne(name("emitConcurrency"), input.emitConcurrency)
-    if (typeof c !== "number") return c
-    emitConcurrency = c
-  }
-  let crashedSignal = base.crashedSignal
-  const crashed: unknown = input.crashedSignal
-  if (crashed !== undefined) {
-    if (crashed === "drop" || crashed === "retryOnce") crashedSignal = crashed
-    else if (typeof crashed === "object" && crashed !== null && "deadLetter" in crashed) {
-      const list = dispatchList((crashed as { readonly deadLetter: unknown }).deadLetter)
-      if (typeof list === "string") return invalid(name("crashedSignal.deadLetter"), list)
-      crashedSignal = { deadLetter: list }
-    } else {
-      return invalid(
-        name("crashedSignal"),
-        `must be "drop", "retryOnce" or { deadLetter: dispatch }, got ${show(crashed)}`
-      )
-    }
-  }
-  let onDefect = base.onDefect
-  if (input.onDefect !== undefined) {
-    if (input.onDefect !== "crash" && input.onDefect !== "error") {
-      return invalid(name("onDefect"), `must be "crash" or "error", got ${show(input.onDefect)}`)
-    }
-    onDefect = input.onDefect
-  }
-  let actionTimeoutMillis = base.actionTimeoutMillis
-  if (input.actionTimeout !== undefined) {
-    const ms = millisOf(name("actionTimeout"), input.actionTimeout)
-    if (typeof ms !== "number") return ms
-    actionTimeoutMillis = ms
-  }
-  let durability = base.durability
-  const given: unknown = input.durability
-  if (given !== undefined) {
-    if (typeof given !== "object" || given === null || (given as { mode?: unknown }).mode !== "checkpoint") {
-      return invalid(name("durability"), `must be { mode: "checkpoint" }, got ${show(given)}`)
-    }
-    durability = "checkpoint"
-  }
-  return {
-    actionTimeoutMillis,
-    durability,
-    onDefect,
-    capacity,
-    overflow,
-    backpressureTimeoutMillis,
-    callTimeoutMillis,
-    shutdownTimeoutMillis,
-    reply,
-    errorPolicy,
-    defaultDispatch,
-    emitConcurrency,
-    crashedSignal
-  }
+  return error ?? resolved
 }
 
 // -----------------------------------------------------------------------------

@@ -63,16 +63,7 @@ export interface SupervisorOptions {
   readonly dynamic: boolean
 }
 
-const invalid = (option: string, reason: string) => new RuntimeError.InvalidStartOptions({ option, reason })
-
-const millisOf = (option: string, u: Duration.Input): number | RuntimeError.InvalidStartOptions => {
-  const d = Duration.fromInput(u)
-  if (Option.isNone(d)) {
-    return invalid(option, `must be a duration such as "5 seconds" or a number of ms, got ${runtime.show(u)}`)
-  }
-  const ms = Duration.toMillis(d.value)
-  return Number.isNaN(ms) || ms < 0 ? invalid(option, `must not be negative, got ${runtime.show(u)}`) : ms
-}
+const { invalid, millisOf } = runtime
 
 /** Reads a child's restart policy from its options; `defaultRestart` when it gives none. */
 export const restartPolicyOf = (
