@@ -976,7 +976,8 @@ const awaitRoom = (server: Server): Effect.Effect<boolean> =>
 export const enqueue = (
   server: Server,
   item: Item,
-  signal: Signal.Signal
+  signal: Signal.Signal,
+  overflow: Overflow = server.options.overflow
 ): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
   if (server.terminating) return rejected(server, signal, notRunning(server))
   if (hasRoom(server) && server.mailbox.offer(item)) {
@@ -984,7 +985,7 @@ export const enqueue = (
     return Effect.void
   }
   const options = server.options
-  if (options.overflow === "reject") {
+  if (overflow === "reject") {
     return rejected(
       server,
       signal,
@@ -1018,18 +1019,7 @@ const enqueueSelf = (
   server: Server,
   item: Item,
   signal: Signal.Signal
-): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => {
-  if (server.terminating) return rejected(server, signal, notRunning(server))
-  if (hasRoom(server) && server.mailbox.offer(item)) {
-    received(server, signal)
-    return Effect.void
-  }
-  return rejected(
-    server,
-    signal,
-    new RuntimeError.MailboxFull({ agentId: server.id, capacity: server.options.capacity, overflow: "reject" })
-  )
-}
+): Effect.Effect<void, RuntimeError.MailboxFull | RuntimeError.AgentStopped> => enqueue(server, item, signal, "reject")
 
 /**
  * Delivers from a timer or a side fiber of the agent (a sensor, a spawned effect, a finished
