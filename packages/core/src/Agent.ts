@@ -403,6 +403,60 @@ export interface Definition<S> {
    * encoded state decodes it back.
    */
   readonly encodeState: (state: S) => Result.Result<{ readonly [key: string]: unknown }, InvalidState>
+  /**
+   * Whether the agent or one of its mounted plugins has a `checkpoint` or `restore` hook. Without any,
+   * {@link Definition.toCheckpoint} is `encodeState` and {@link Definition.fromCheckpoint} the identity, so the
+   * runtime may call `encodeState` directly and stay synchronous.
+   */
+  readonly hasCheckpointHooks: boolean
+  /**
+   * What a durable agent's checkpoint stores for `state`: `encodeState(state)`, then each mounted plugin's
+   * `checkpoint` hook on its slice (in mounting order; a slice the hook drops is absent), then the agent's
+   * `checkpoint` hook. Without hooks the result is `encodeState`'s, as an `Exit`.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Agent } from "@kido/core"
+   *
+   * const Session = Agent.make({
+   *   name: "session",
+   *   state: Schema.Struct({ user: Schema.String, token: Schema.String }),
+   *   checkpoint: ({ token: _token, ...rest }) => Effect.succeed(rest)
+   * })
+   * const stored = Session.toCheckpoint({ user: "ada", token: "secret" }, { agentId: "session-1" })
+   * // => Effect succeeding with { user: "ada" }
+   * ```
+   */
+  readonly toCheckpoint: (
+    state: S,
+    context: { readonly agentId: string }
+  ) => Effect.Effect<{ readonly [key: string]: unknown }, InvalidState | HookFailed>
+  /**
+   * The encoded state to decode (with `new({ id, state })`) from what a checkpoint stored, already migrated to
+   * the definition's `version`: the agent's `restore` hook, then each mounted plugin's `restore` hook on its
+   * slice (in mounting order; `undefined` leaves the key absent, so the slice's defaults apply). Without hooks
+   * it gives `stored` back, as an `Exit`.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Agent } from "@kido/core"
+   *
+   * const Counter = Agent.make({
+   *   name: "counter",
+   *   state: Schema.Struct({ count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) })
+   * })
+   * const restored = Effect.gen(function*() {
+   *   const encoded = yield* Counter.fromCheckpoint({ count: 3 }, { agentId: "counter-1" })
+   *   return yield* Counter.new({ id: "counter-1", state: encoded }) // state { count: 3 }
+   * })
+   * ```
+   */
+  readonly fromCheckpoint: (
+    stored: { readonly [key: string]: unknown },
+    context: { readonly agentId: string }
+  ) => Effect.Effect<{ readonly [key: string]: unknown }, HookFailed>
 }
 
 /**
@@ -422,6 +476,75 @@ export interface NewOptions {
   readonly id?: string | undefined
   readonly state?: { readonly [key: string]: unknown } | undefined
 }
+
+/**
+ * What a checkpoint or restore hook is told: the agent's id and name and, for a plugin's hook, the state key of
+ * the slice it is given (the plugin's `stateKey`, or `stateKey_alias` when it is mounted with an alias, so a
+ * plugin mounted twice can tell its slices apart).
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@kido/core"
+ *
+ * const blobKey = (context: Agent.CheckpointContext) => `${context.agentId}/${context.stateKey ?? "agent"}`
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CheckpointContext {
+  readonly agentId: string
+  readonly agentName: string
+  /** The state key of the slice, for a plugin's hook; absent for the agent's own hooks. */
+  readonly stateKey?: string | undefined
+}
+
+/**
+ * An agent's `checkpoint` hook (see {@link MakeOptions}): given the encoded state (after the plugins'
+ * `checkpoint` hooks), returns the object a durable agent's checkpoint stores. It may keep the state as it is,
+ * drop or rewrite fields (redact a secret), or write part of it elsewhere and store a reference. It must
+ * return a plain object and not mutate the one it is given; a failure, a defect or anything else is a
+ * {@link HookFailed} (hook `"checkpoint"`) and the checkpoint is not written.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Agent } from "@kido/core"
+ *
+ * // never store the token: a restored agent gets the schema's default for it
+ * const checkpoint: Agent.CheckpointHook = ({ token: _token, ...rest }) => Effect.succeed(rest)
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type CheckpointHook = (
+  encoded: { readonly [key: string]: unknown },
+  context: CheckpointContext
+) => Effect.Effect<{ readonly [key: string]: unknown }, unknown>
+
+/**
+ * An agent's `restore` hook (see {@link MakeOptions}): given the object a checkpoint stored (already migrated to
+ * the definition's `version`), returns the encoded state to decode (before the plugins' `restore` hooks). Keys
+ * it leaves out get the schema's decoding defaults. It must return a plain object and not mutate the one it is
+ * given; a failure, a defect or anything else is a {@link HookFailed} (hook `"restore"`) and the agent is not
+ * restored.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Agent } from "@kido/core"
+ *
+ * const restore: Agent.RestoreHook = (stored) => Effect.succeed({ ...stored, restored: true })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RestoreHook = (
+  stored: { readonly [key: string]: unknown },
+  context: CheckpointContext
+) => Effect.Effect<{ readonly [key: string]: unknown }, unknown>
 
 // -----------------------------------------------------------------------------
 // Errors
@@ -456,8 +579,10 @@ export class InvalidAgentDefinition
 
 export {
   /**
-   * A hook (`onBeforeCmd`, `onAfterCmd`, a plugin's `mount`, a route's params function) threw or returned
-   * something unusable.
+   * A hook (`onBeforeCmd`, `onAfterCmd`, a plugin's `mount`, a route's params function, a plugin's `onSignal`
+   * or `onRoute`, the agent's or a plugin's `checkpoint` or `restore`) threw, failed or returned something
+   * unusable. `hook` names it: `"checkpoint"`, `"restore"` for the agent's own, `"<plugin>.checkpoint"` (or
+   * `"<alias>.<plugin>.checkpoint"` under an alias) for a plugin's.
    *
    * @example
    * ```ts
@@ -562,6 +687,51 @@ export interface MakeOptions<SS extends Schema.Codec<any, any, never, never>> {
    * `version - 1`; a missing step fails the restore.
    */
   readonly migrations?: { readonly [fromVersion: number]: (state: unknown) => unknown } | undefined
+  /**
+   * For a durable agent: turns the encoded state into what its checkpoint stores (see {@link CheckpointHook}).
+   * A checkpoint is `encodeState`, then each mounted plugin's `checkpoint` hook on its slice, then this hook;
+   * `definition.toCheckpoint` runs them. Use it to keep the state (no hook), drop or redact fields (a dropped
+   * field gets the schema's default when the agent is restored), or externalise part of the state (write it
+   * elsewhere, store a reference, and read it back in `restore`).
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Agent } from "@kido/core"
+   *
+   * const Session = Agent.make({
+   *   name: "session",
+   *   state: Schema.Struct({
+   *     user: Schema.String,
+   *     token: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("")))
+   *   }),
+   *   // the token is never stored: a restored session has token ""
+   *   checkpoint: ({ token: _token, ...rest }) => Effect.succeed(rest)
+   * })
+   * ```
+   */
+  readonly checkpoint?: CheckpointHook | undefined
+  /**
+   * For a durable agent: turns what its checkpoint stored (already migrated to `version` by the runtime) back
+   * into the encoded state to decode (see {@link RestoreHook}). A restore is the migrations, then this hook,
+   * then each mounted plugin's `restore` hook on its slice, then `new({ id, state })`;
+   * `definition.fromCheckpoint` runs the hooks.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Agent } from "@kido/core"
+   *
+   * const Greeter = Agent.make({
+   *   name: "greeter",
+   *   state: Schema.Struct({ greeting: Schema.String }),
+   *   // stored lower case, shown upper case
+   *   checkpoint: (encoded) => Effect.succeed({ greeting: String(encoded["greeting"]).toLowerCase() }),
+   *   restore: (stored) => Effect.succeed({ greeting: String(stored["greeting"]).toUpperCase() })
+   * })
+   * ```
+   */
+  readonly restore?: RestoreHook | undefined
   /**
    * Pure; runs once per `cmd` (and `handle`) and may rewrite the instructions. It is given the well-formed
    * instructions; the `Error` directives of malformed elements come first in the result.
@@ -817,7 +987,7 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
   if (!Predicate.isObject(options)) return fail("the definition must be an object")
   if (!Action.namePattern.test(name)) return fail(`name must match ${Action.namePattern.source}`)
   if (!isStructSchema(options.state)) return fail("state must be a Schema.Struct")
-  for (const hook of ["onBeforeCmd", "onAfterCmd"] as const) {
+  for (const hook of ["onBeforeCmd", "onAfterCmd", "checkpoint", "restore"] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== "function") return fail(`${hook} must be a function`)
   }
   for (const list of ["routes", "actions", "plugins", "schedules", "sensors"] as const) {
@@ -849,6 +1019,11 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     }
     if (m.alias !== undefined && !Action.namePattern.test(m.alias)) {
       return fail(`plugin alias "${m.alias}" must match ${Action.namePattern.source}`)
+    }
+    for (const hook of ["checkpoint", "restore"] as const) {
+      if (m.plugin[hook] !== undefined && typeof m.plugin[hook] !== "function") {
+        return fail(`plugin "${m.plugin.name}": ${hook} must be a function`)
+      }
     }
     if (ownKeys.has(m.stateKey)) {
       return fail(`plugin "${m.plugin.name}" state key "${m.stateKey}" collides with the agent's own state key`)
@@ -1063,6 +1238,31 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     return issues.length > 0 ? Result.fail(invalidState(issues)) : Result.succeed(out)
   }
 
+  // checkpoint / restore hooks: without any, toCheckpoint is encodeState and fromCheckpoint the identity
+  const hooks: CheckpointHooks = {
+    name,
+    checkpoint: options.checkpoint,
+    restore: options.restore,
+    pluginCheckpoints: mounted.filter((m) => m.plugin.checkpoint !== undefined),
+    pluginRestores: mounted.filter((m) => m.plugin.restore !== undefined)
+  }
+  const hasCheckpointHooks = hooks.checkpoint !== undefined || hooks.restore !== undefined ||
+    hooks.pluginCheckpoints.length > 0 || hooks.pluginRestores.length > 0
+  const toCheckpoint = (
+    state: S,
+    context: { readonly agentId: string }
+  ): Effect.Effect<{ readonly [key: string]: unknown }, InvalidState | HookFailed> => {
+    const encoded = encodeState(state)
+    if (Result.isFailure(encoded)) return Effect.fail(encoded.failure)
+    if (!hasCheckpointHooks) return Effect.succeed(encoded.success)
+    return runCheckpointHooks(hooks, encoded.success, context.agentId)
+  }
+  const fromCheckpoint = (
+    stored: { readonly [key: string]: unknown },
+    context: { readonly agentId: string }
+  ): Effect.Effect<{ readonly [key: string]: unknown }, HookFailed> =>
+    hasCheckpointHooks ? runRestoreHooks(hooks, stored, context.agentId) : Effect.succeed(stored)
+
   const definition: Definition<S> = Object.assign(Object.create(Proto), {
     name,
     description: options.description ?? "",
@@ -1075,7 +1275,10 @@ export const makeResult = <SS extends Schema.Codec<any, any, never, never>>(
     validate,
     version,
     migrations,
-    encodeState
+    encodeState,
+    hasCheckpointHooks,
+    toCheckpoint,
+    fromCheckpoint
   }) as any
   const mutable = definition as any
 
@@ -1362,6 +1565,94 @@ export const pluginState = (agent: Agent<unknown>, stateKey: string): unknown =>
   Predicate.isObject(agent.state) ? (agent.state as Record<string, unknown>)[stateKey] : undefined
 
 // -----------------------------------------------------------------------------
+// Checkpoint and restore hooks
+// -----------------------------------------------------------------------------
+
+/** What `toCheckpoint` and `fromCheckpoint` need of their definition. */
+interface CheckpointHooks {
+  readonly name: string
+  readonly checkpoint: CheckpointHook | undefined
+  readonly restore: RestoreHook | undefined
+  /** The mounted plugins with a `checkpoint` / `restore` hook, in mounting order. */
+  readonly pluginCheckpoints: ReadonlyArray<Plugin.Mounted>
+  readonly pluginRestores: ReadonlyArray<Plugin.Mounted>
+}
+
+/**
+ * Runs a plugin's `checkpoint` or `restore` hook on its slice of `into` (the caller's own copy of the object,
+ * changed in place) and puts the result back under the slice's key: the value, or no key when it is `undefined`.
+ */
+const runSliceHook = (
+  hooks: CheckpointHooks,
+  mounted: Plugin.Mounted,
+  kind: "checkpoint" | "restore",
+  into: Record<string, unknown>,
+  agentId: string
+): Effect.Effect<void, HookFailed> => {
+  const stateKey = mounted.stateKey
+  const context: CheckpointContext = { agentId, agentName: hooks.name, stateKey }
+  const slice = Object.hasOwn(into, stateKey) ? into[stateKey] : undefined
+  const hook = mounted.plugin[kind]!
+  return Effect.flatMap(runHook(() => hook(slice, context)), (result) => {
+    if (Result.isFailure(result)) {
+      return Effect.fail(
+        new HookFailed({ agent: hooks.name, hook: `${pluginLabel(mounted)}.${kind}`, reason: result.failure })
+      )
+    }
+    if (result.success === undefined) delete into[stateKey]
+    else into[stateKey] = result.success
+    return Effect.void
+  })
+}
+
+/** Runs the agent's own `checkpoint` or `restore` hook; its result must be a plain object. */
+const runAgentHook = (
+  hooks: CheckpointHooks,
+  kind: "checkpoint" | "restore",
+  input: { readonly [key: string]: unknown },
+  agentId: string
+): Effect.Effect<{ readonly [key: string]: unknown }, HookFailed> => {
+  const hook = hooks[kind]!
+  const context: CheckpointContext = { agentId, agentName: hooks.name }
+  return Effect.flatMap(runHook(() => hook(input, context)), (result) => {
+    if (Result.isSuccess(result) && directiveChecks.isPlainObject(result.success)) return Effect.succeed(result.success)
+    const reason = Result.isFailure(result)
+      ? result.failure
+      : `must return a plain object (${kind === "checkpoint" ? "the state to store" : "the encoded state"}), got ${
+        directiveChecks.show(result.success)
+      }`
+    return Effect.fail(new HookFailed({ agent: hooks.name, hook: kind, reason }))
+  })
+}
+
+/** `toCheckpoint` with hooks: each plugin's `checkpoint` on its slice of the encoded state, then the agent's. */
+const runCheckpointHooks = (
+  hooks: CheckpointHooks,
+  encoded: { readonly [key: string]: unknown },
+  agentId: string
+): Effect.Effect<{ readonly [key: string]: unknown }, HookFailed> =>
+  Effect.gen(function*() {
+    const stored: Record<string, unknown> = { ...encoded }
+    for (const mounted of hooks.pluginCheckpoints) yield* runSliceHook(hooks, mounted, "checkpoint", stored, agentId)
+    return hooks.checkpoint === undefined ? stored : yield* runAgentHook(hooks, "checkpoint", stored, agentId)
+  })
+
+/** `fromCheckpoint` with hooks: the agent's `restore`, then each plugin's `restore` on its slice. */
+const runRestoreHooks = (
+  hooks: CheckpointHooks,
+  stored: { readonly [key: string]: unknown },
+  agentId: string
+): Effect.Effect<{ readonly [key: string]: unknown }, HookFailed> =>
+  Effect.gen(function*() {
+    const restored = hooks.restore === undefined ? stored : yield* runAgentHook(hooks, "restore", stored, agentId)
+    // not an object (a corrupt checkpoint without an agent hook): nothing to take slices of; `new` reports it
+    if (hooks.pluginRestores.length === 0 || !Predicate.isObject(restored) || Array.isArray(restored)) return restored
+    const encoded: Record<string, unknown> = { ...restored }
+    for (const mounted of hooks.pluginRestores) yield* runSliceHook(hooks, mounted, "restore", encoded, agentId)
+    return encoded
+  })
+
+// -----------------------------------------------------------------------------
 // cmd
 // -----------------------------------------------------------------------------
 
@@ -1442,10 +1733,18 @@ type Routed =
 const pluginLabel = (mounted: Plugin.Mounted): string =>
   mounted.alias === undefined ? mounted.plugin.name : `${mounted.alias}.${mounted.plugin.name}`
 
-/** Runs a plugin hook: its decision, or the reason it failed (a failure, a defect, a throw). */
+/**
+ * Runs a hook: its result, or the reason it failed (a failure, a defect, a throw, something that is not an
+ * Effect: the fiber's run loop would not turn that into a defect).
+ */
 const runHook = <A>(hook: () => Effect.Effect<A, unknown>): Effect.Effect<Result.Result<A, string>> =>
   Effect.map(
-    Effect.exit(Effect.suspend(hook)),
+    Effect.exit(Effect.suspend(() => {
+      const effect: unknown = hook()
+      return Effect.isEffect(effect)
+        ? effect as Effect.Effect<A, unknown>
+        : Effect.fail(`must return an Effect, got ${directiveChecks.show(effect)}`)
+    })),
     (exit) =>
       Exit.isSuccess(exit)
         ? Result.succeed(exit.value)

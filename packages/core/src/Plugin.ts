@@ -61,6 +61,10 @@ export interface Plugin {
   readonly onRoute: RouteHook | undefined
   /** Runs before the runtime carries out each `Emit`; see {@link EmitHook}. */
   readonly onEmit: EmitHook | undefined
+  /** Turns the slice's encoded value into what a checkpoint stores; see {@link CheckpointHook}. */
+  readonly checkpoint: CheckpointHook | undefined
+  /** Turns what a checkpoint stored back into the slice's encoded value; see {@link RestoreHook}. */
+  readonly restore: RestoreHook | undefined
 }
 
 /**
@@ -157,6 +161,47 @@ export interface MakeOptions {
   readonly onRoute?: RouteHook | undefined
   /** Before each `Emit` the runtime carries out: may replace it (sign the signal, reroute it). */
   readonly onEmit?: EmitHook | undefined
+  /**
+   * For durable agents: turns the slice's encoded value into what the agent's checkpoint stores under the
+   * slice's state key, or drops the slice (`undefined`). Runs on each mounted slice, after the state is encoded
+   * and before the agent's own `checkpoint` hook. See {@link CheckpointHook}.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Plugin } from "@kido/core"
+   *
+   * // a cache not worth storing: a restored agent starts with the slice's defaults
+   * const Cache = Plugin.make({
+   *   name: "cache",
+   *   stateKey: "cache",
+   *   state: Schema.Struct({ hits: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) }),
+   *   checkpoint: () => Effect.succeed(undefined)
+   * })
+   * ```
+   */
+  readonly checkpoint?: CheckpointHook | undefined
+  /**
+   * For durable agents: turns what the checkpoint stored under the slice's state key (`undefined` when the key is
+   * absent) back into the slice's encoded value, or `undefined` to leave the key absent (the slice schema's
+   * defaults apply). Runs on each mounted slice, after the agent's own `restore` hook. See {@link RestoreHook}.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Plugin } from "@kido/core"
+   *
+   * // stored as a bare number, restored as the slice
+   * const Quota = Plugin.make({
+   *   name: "quota",
+   *   stateKey: "quota",
+   *   state: Schema.Struct({ used: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) }),
+   *   checkpoint: (slice) => Effect.succeed((slice as { readonly used: number }).used),
+   *   restore: (stored) => Effect.succeed(typeof stored === "number" ? { used: stored } : undefined)
+   * })
+   * ```
+   */
+  readonly restore?: RestoreHook | undefined
 }
 
 const isStructSchema = (u: unknown): boolean =>
@@ -190,7 +235,7 @@ export const makeResult = (options: MakeOptions): Result.Result<Plugin, InvalidP
   }
   if (options.mount !== undefined && typeof options.mount !== "function") return fail("mount must be a function")
   if (options.sensors !== undefined && !Array.isArray(options.sensors)) return fail("sensors must be a list")
-  for (const hook of ["onSignal", "onRoute", "onEmit"] as const) {
+  for (const hook of ["onSignal", "onRoute", "onEmit", "checkpoint", "restore"] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== "function") return fail(`${hook} must be a function`)
   }
   return Result.succeed({
@@ -206,7 +251,9 @@ export const makeResult = (options: MakeOptions): Result.Result<Plugin, InvalidP
     mount: options.mount,
     onSignal: options.onSignal,
     onRoute: options.onRoute,
-    onEmit: options.onEmit
+    onEmit: options.onEmit,
+    checkpoint: options.checkpoint,
+    restore: options.restore
   })
 }
 
@@ -427,6 +474,60 @@ export type RouteHook = (
  * @since 0.1.0
  */
 export type EmitHook = (emit: Directive.Emit, context: HookContext) => Effect.Effect<EmitDecision, unknown>
+
+/**
+ * A plugin's `checkpoint` hook, for durable agents: given its slice's encoded value (the slice under the mounted
+ * state key, after `encodeState`), returns the value the checkpoint stores under that key, or `undefined` to
+ * drop the slice (the key is then absent from the stored object). It runs once per mounted slice, in mounting
+ * order, before the agent's own `checkpoint` hook; `context.stateKey` says which slice (a plugin mounted twice
+ * runs twice). Its uses: keep the slice (no hook), drop it (a cache, something derived), or externalise it
+ * (write it elsewhere and store a reference, which {@link RestoreHook} reads back). A hook that fails or throws
+ * is an `Agent.HookFailed` whose hook is `"<plugin>.checkpoint"` (`"<alias>.<plugin>.checkpoint"` under an
+ * alias), and the checkpoint is not written.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Plugin } from "@kido/core"
+ *
+ * // externalise the slice: the checkpoint stores a reference to it
+ * const blobs = new Map<string, unknown>()
+ * const checkpoint: Plugin.CheckpointHook = (slice, context) =>
+ *   Effect.sync(() => {
+ *     const ref = `${context.agentId}/${context.stateKey}`
+ *     blobs.set(ref, slice)
+ *     return { ref }
+ *   })
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export type CheckpointHook = (slice: unknown, context: Agent.CheckpointContext) => Effect.Effect<unknown, unknown>
+
+/**
+ * A plugin's `restore` hook, for durable agents: given what the checkpoint stored under the slice's state key
+ * (`undefined` when the key is absent, after a {@link CheckpointHook} dropped it), returns the slice's encoded
+ * value, or `undefined` to leave the key absent so the slice schema's decoding defaults apply (a plugin's
+ * `mount` seeds a slice that is absent, as for a new agent). It runs once per mounted slice, in mounting order,
+ * after the agent's own `restore` hook. A hook that fails or throws is an `Agent.HookFailed` whose hook is
+ * `"<plugin>.restore"`, and the agent is not restored.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Plugin } from "@kido/core"
+ *
+ * // read an externalised slice back from its reference
+ * const blobs = new Map<string, unknown>()
+ * const restore: Plugin.RestoreHook = (stored) =>
+ *   Effect.sync(() => stored === undefined ? undefined : blobs.get((stored as { readonly ref: string }).ref))
+ * ```
+ *
+ * @category hooks
+ * @since 0.1.0
+ */
+export type RestoreHook = (stored: unknown, context: Agent.CheckpointContext) => Effect.Effect<unknown, unknown>
 
 /**
  * Go on unchanged (any hook).

@@ -311,6 +311,39 @@ export class CheckpointUnreadable
 }
 
 /**
+ * A durable agent's checkpoint could not be written when it started (its first checkpoint, or the mark that
+ * it runs again): `reason` says why, `cause` is the storage's error (`Storage.RevisionConflict`: another writer
+ * holds the agent; `Storage.StorageFailed`). The agent does not start. (A write that fails while the agent runs
+ * crashes it instead: see docs/durability.md.)
+ *
+ * @example
+ * ```ts
+ * import { RuntimeError } from "@kido/runtime"
+ *
+ * new RuntimeError.CheckpointFailed({ agentId: "c1", agent: "counter", reason: "the database is locked" }).message
+ * // => 'The checkpoint of agent "c1" (counter) could not be written: the database is locked'
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CheckpointFailed
+  extends Schema.TaggedError<CheckpointFailed>("@kido/runtime/CheckpointFailed")("CheckpointFailed", {
+    agentId: Schema.String,
+    partition: Schema.optionalKey(Schema.String),
+    agent: Schema.String,
+    reason: Schema.String,
+    cause: Schema.optionalKey(Schema.Defect())
+  })
+{
+  override get message(): string {
+    return `The checkpoint of ${
+      where(this.agentId, this.partition)
+    } (${this.agent}) could not be written: ${this.reason}`
+  }
+}
+
+/**
  * The runtime could not carry out a directive: `directive` is its tag, `target` the dispatch target or
  * child it was for (when there is one), `reason` what went wrong and `error` the underlying error. The
  * runtime hands it to the agent's error policy (context `"directive"`) and to the inspection stream.
@@ -444,6 +477,7 @@ export type RuntimeError =
   | AwaitFailed
   | InvalidStartOptions
   | CheckpointUnreadable
+  | CheckpointFailed
   | DirectiveFailed
   | AgentCrashed
   | ChildStartFailed

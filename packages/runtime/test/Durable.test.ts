@@ -4,7 +4,7 @@
  * a checkpoint that cannot be restored fails closed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Action, Agent } from "@kido/core"
+import { Action, Agent, Plugin } from "@kido/core"
 import { AgentServer, ErrorPolicy, Kido, RuntimeError, Storage } from "@kido/runtime"
 import { Deferred, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs"
@@ -72,19 +72,27 @@ describe("durable agents (checkpoint mode)", () => {
         const ref = yield* Kido.start(Counter, { id: "c1" })
         yield* increment(ref, 2)
         yield* increment(ref, 3)
+        // revision 1 is the checkpoint written as it started, marked running
         const stored = yield* getCheckpoint("c1")
-        assert.deepStrictEqual([stored.agent, stored.stateVersion, stored.state, stored.revision], [
+        assert.deepStrictEqual([stored.agent, stored.stateVersion, stored.state, stored.revision, stored.metadata], [
           "counter",
           1,
           { count: 5 },
-          2
+          3,
+          { status: "running" }
         ])
         yield* AgentServer.stop(ref)
-        // stopping keeps the checkpoint: the agent comes back with its state (the given state is ignored)
+        // stopping keeps the checkpoint, marked stopped: the agent comes back with its state (the given state is
+        // ignored), marked running again
+        const stopped = yield* getCheckpoint("c1")
+        assert.deepStrictEqual([stopped.state, stopped.revision, stopped.metadata], [{ count: 5 }, 4, {
+          status: "stopped"
+        }])
         const again = yield* Kido.start(Counter, { id: "c1", state: { count: 100 } })
         assert.strictEqual(yield* countOf(again), 5)
+        assert.deepStrictEqual((yield* getCheckpoint("c1")).metadata, { status: "running" })
         yield* increment(again, 1)
-        assert.strictEqual((yield* getCheckpoint("c1")).revision, 3)
+        assert.strictEqual((yield* getCheckpoint("c1")).revision, 6)
       })
     )
   })
@@ -119,7 +127,7 @@ describe("durable agents (checkpoint mode)", () => {
         const ref = yield* Kido.start(Counter, { id: "c1", durability })
         yield* increment(ref, 1)
         yield* Effect.flatMap(sig("noop"), (signal) => AgentServer.call(ref, signal))
-        assert.strictEqual((yield* getCheckpoint("c1")).revision, 1)
+        assert.strictEqual((yield* getCheckpoint("c1")).revision, 2)
         const plain = yield* Kido.start(Counter, { id: "c2" })
         yield* increment(plain, 1)
         assert.isTrue(Option.isNone(yield* Effect.flatMap(Storage.Storage, (s) => s.checkpoints.get("c2"))))
@@ -139,11 +147,14 @@ describe("durable agents (checkpoint mode)", () => {
             ...storage,
             checkpoints: {
               ...storage.checkpoints,
+              // the first checkpoint, written as the agent starts, is not held back
               put: (key, checkpoint, options) =>
-                Deferred.await(gate).pipe(
-                  Effect.andThen(storage.checkpoints.put(key, checkpoint, options)),
-                  Effect.tap(() => Effect.sync(() => order.push("put")))
-                )
+                options.expectedRevision === 0
+                  ? storage.checkpoints.put(key, checkpoint, options)
+                  : Deferred.await(gate).pipe(
+                    Effect.andThen(storage.checkpoints.put(key, checkpoint, options)),
+                    Effect.tap(() => Effect.sync(() => order.push("put")))
+                  )
             }
           }))
       ).pipe(Layer.provide(Storage.Storage.layerMemory()))
@@ -319,7 +330,7 @@ describe("durable agents (checkpoint mode)", () => {
         const storage = yield* Storage.Storage
         // another writer
         yield* storage.checkpoints.put("c1", { agent: "counter", stateVersion: 1, state: { count: 50 } }, {
-          expectedRevision: 1
+          expectedRevision: 2
         })
         const failed = yield* Effect.flip(increment(ref, 1))
         assert.strictEqual(failed._tag, "AgentCrashed")
@@ -333,7 +344,7 @@ describe("durable agents (checkpoint mode)", () => {
         assert.strictEqual(yield* countOf(ref), 50)
         yield* increment(ref, 1)
         const stored = yield* getCheckpoint("c1")
-        assert.deepStrictEqual([stored.state, stored.revision], [{ count: 51 }, 3])
+        assert.deepStrictEqual([stored.state, stored.revision], [{ count: 51 }, 4])
       }),
       { errorPolicy: policy }
     )
@@ -370,6 +381,92 @@ describe("durable agents (checkpoint mode)", () => {
       assert.strictEqual(count, 8)
     }).pipe(Effect.scoped))
 
+  describe("checkpoint and restore hooks", () => {
+    /** A plugin whose notes are kept outside the checkpoint (a reference is stored in their place). */
+    const external = new Map<string, unknown>()
+    const Notes = Plugin.make({
+      name: "notes",
+      stateKey: "notes",
+      state: Schema.Struct({
+        items: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed([] as Array<string>)))
+      }),
+      checkpoint: (slice, context) =>
+        Effect.sync(() => {
+          external.set(context.agentId, slice)
+          return { ref: context.agentId }
+        }),
+      restore: (stored) =>
+        Effect.sync(() => stored === undefined ? undefined : external.get((stored as { readonly ref: string }).ref))
+    })
+    const AddNote = Action.make({
+      name: "add_note",
+      params: Schema.Struct({ text: Schema.String }),
+      run: (params, ctx: { readonly state: { readonly notes: { readonly items: ReadonlyArray<string> } } }) =>
+        Effect.succeed({ notes: { items: [...ctx.state.notes.items, params.text] } })
+    })
+    const secretHook = Object.assign(
+      (encoded: { readonly [key: string]: unknown }) => Effect.succeed({ ...encoded, secret: "(redacted)" }),
+      { fail: false }
+    )
+    const Assistant = Agent.make({
+      name: "assistant",
+      state: Schema.Struct({
+        count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))),
+        secret: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("")))
+      }),
+      plugins: [Notes],
+      routes: [["increment", Increment], ["add_note", AddNote]],
+      checkpoint: (encoded) => secretHook.fail ? Effect.fail(new Error("the vault is down")) : secretHook(encoded),
+      restore: (stored) =>
+        stored.secret === "(redacted)" ? Effect.succeed({ ...stored, secret: "" }) : Effect.fail("not redacted")
+    })
+
+    it.effect("what is stored is what the hooks make of the state; a restart restores through them", () => {
+      const store = Storage.makeMemoryStore()
+      return withInstance(
+        Storage.Storage.layerMemory({ store }),
+        Effect.gen(function*() {
+          const ref = yield* Kido.start(Assistant, { id: "a1", state: { secret: "s3cr3t" } })
+          yield* Effect.flatMap(sig("add_note", { text: "call Ada" }), (signal) => AgentServer.call(ref, signal))
+          const stored = yield* getCheckpoint("a1")
+          assert.deepStrictEqual(stored.state, { count: 0, secret: "(redacted)", notes: { ref: "a1" } })
+          assert.deepStrictEqual(external.get("a1"), { items: ["call Ada"] })
+          yield* AgentServer.stop(ref)
+          const again = yield* Kido.start(Assistant, { id: "a1" })
+          const agent = yield* AgentServer.state(again)
+          assert.deepStrictEqual(agent.state, { count: 0, secret: "", notes: { items: ["call Ada"] } })
+        })
+      )
+    })
+
+    it.effect("a failing checkpoint hook crashes the agent (context checkpoint); a failing restore hook fails closed", () => {
+      const infos: Array<ErrorPolicy.ErrorInfo> = []
+      const policy = ErrorPolicy.custom((info) => Effect.sync(() => (infos.push(info), "continue" as const)))
+      return withInstance(
+        Storage.Storage.layerMemory(),
+        Effect.gen(function*() {
+          const ref = yield* Kido.start(Assistant, { id: "a1" })
+          secretHook.fail = true
+          const failed = yield* Effect.flip(increment(ref as any, 1))
+          secretHook.fail = false
+          assert.strictEqual(failed._tag, "AgentCrashed")
+          assert.strictEqual(infos[0]!.context, "checkpoint")
+          assert.instanceOf(infos[0]!.error, Agent.HookFailed)
+          const storage = yield* Storage.Storage
+          yield* storage.checkpoints.put("a2", {
+            agent: "assistant",
+            stateVersion: 1,
+            state: { count: 1, secret: "plain" }
+          }, { expectedRevision: 0 })
+          const error = yield* Effect.flip(Kido.start(Assistant, { id: "a2" }))
+          assert.instanceOf(error, RuntimeError.CheckpointUnreadable)
+          assert.match((error as RuntimeError.CheckpointUnreadable).reason, /^a restore hook failed: /)
+        }),
+        { errorPolicy: policy }
+      )
+    })
+  })
+
   describe("bad options", () => {
     it.effect("durability without a Storage service is InvalidStartOptions naming durability", () =>
       Effect.gen(function*() {
@@ -379,11 +476,19 @@ describe("durable agents (checkpoint mode)", () => {
         assert.strictEqual(yield* Kido.count, 0)
       }).pipe(Effect.provide(Kido.layer())))
 
-    it.effect("a durability that is not { mode: \"checkpoint\" } is InvalidStartOptions", () =>
+    it.effect("a durability that is not a known mode is InvalidStartOptions", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(Kido.start(Counter, { id: "c1", durability: { mode: "journal" } as any }))
+        const error = yield* Effect.flip(Kido.start(Counter, { id: "c1", durability: { mode: "wal" } as any }))
         assert.instanceOf(error, RuntimeError.InvalidStartOptions)
         assert.strictEqual((error as RuntimeError.InvalidStartOptions).option, "durability")
+        assert.include((error as RuntimeError.InvalidStartOptions).reason, `{ mode: "journal", checkpointEvery?: n }`)
+        for (const checkpointEvery of [0, -1, 1.5, "10", Number.NaN]) {
+          const bad = yield* Effect.flip(
+            Kido.start(Counter, { id: "c1", durability: { mode: "journal", checkpointEvery: checkpointEvery as any } })
+          )
+          assert.instanceOf(bad, RuntimeError.InvalidStartOptions)
+          assert.strictEqual((bad as RuntimeError.InvalidStartOptions).option, "durability.checkpointEvery")
+        }
         const layer = yield* Effect.exit(Layer.build(Kido.layer({ durability: "checkpoint" as any })))
         assert.isTrue(Exit.isFailure(layer))
       }).pipe(Effect.provide(Kido.layer()), Effect.scoped))

@@ -2,17 +2,129 @@
  * Durable agents, checkpoint mode: restoring an agent from its checkpoint (migrations, decoding, failing
  * closed) and the per-agent record of what is stored. Writing checkpoints is the runtime's (`commitSignal`).
  */
-import type { Agent } from "@kido/core"
-import { Effect, Option } from "effect"
+import { type Agent, Signal } from "@kido/core"
+import { Effect, Option, Result } from "effect"
 import * as RuntimeError from "../RuntimeError.ts"
 import type * as Storage from "../Storage.ts"
 
-/** A durable agent's storage, its key there and the revision of the checkpoint it holds (0: none). */
+/** How a durable agent is kept (the `durability` option, resolved). */
+export type Mode =
+  | { readonly mode: "checkpoint" }
+  | {
+    readonly mode: "journal"
+    /** A checkpoint is written after this many journalled signals (and the journal truncated). */
+    readonly checkpointEvery: number
+  }
+
+/**
+ * Whether a durable agent was running when its checkpoint was last written: `"running"` (also after a crash
+ * of the process or a shutdown of the instance: boot recovery brings it back), `"stopped"` (stopped for good)
+ * or `"passivated"` (stopped because it was idle; it comes back on its next signal).
+ */
+export type Status = "running" | "stopped" | "passivated"
+
+/** What the runtime keeps of a durable agent in its checkpoint's metadata. */
+export interface Metadata {
+  readonly status: Status
+  /** Whether the agent journals its signals (its journal's tail is then replayed on restore). */
+  readonly journal?: true | undefined
+}
+
+const statuses: ReadonlySet<string> = new Set<Status>(["running", "stopped", "passivated"])
+
+/** The runtime's metadata of a checkpoint (anything unreadable counts as running: recovery errs on restoring). */
+export const readMetadata = (json: Storage.Json): Metadata => {
+  const record = typeof json === "object" && json !== null && !Array.isArray(json)
+    ? json as { readonly [key: string]: Storage.Json }
+    : {}
+  const status = record["status"]
+  const known = typeof status === "string" && statuses.has(status) ? status as Status : "running"
+  return record["journal"] === true ? { status: known, journal: true } : { status: known }
+}
+
+/** A durable agent's storage, its key there and where its records stand. */
 export interface Durable {
   readonly storage: Storage.Storage["Service"]
   readonly key: Storage.Key
+  readonly mode: Mode
+  /** The revision of the checkpoint it holds (0: none). */
   revision: number
+  metadata: Metadata
+  /** Set when the agent is stopped because it was idle (its checkpoint is marked `"passivated"`). */
+  passivating: boolean
+  /** Journal mode: the journal's revision (the sequence of its last entry). */
+  journalRevision: number
+  /** Journal mode: the journal sequence the checkpoint reflects. */
+  journalSequence: number
 }
+
+export const makeDurable = (
+  storage: Storage.Storage["Service"],
+  key: Storage.Key,
+  mode: Mode,
+  restored: Restored | undefined
+): Durable => ({
+  storage,
+  key,
+  mode,
+  revision: restored?.revision ?? 0,
+  metadata: mode.mode === "journal" ? { status: "running", journal: true } : { status: "running" },
+  passivating: false,
+  journalRevision: restored?.journalRevision ?? 0,
+  journalSequence: restored?.journalSequence ?? 0
+})
+
+/**
+ * Writes `state` as the agent's checkpoint (encoded, with the definition's version and name, the metadata,
+ * the journal sequence it reflects), replacing the revision the agent holds; the new revision is recorded.
+ */
+export const putCheckpoint = (
+  definition: Agent.Definition<any>,
+  stored: Durable,
+  state: unknown
+): Effect.Effect<
+  void,
+  Agent.InvalidState | Agent.HookFailed | Storage.RevisionConflict | Storage.StorageError
+> => {
+  const journalSequence = stored.journalRevision
+  const put = (encoded: { readonly [key: string]: unknown }) =>
+    Effect.map(
+      stored.storage.checkpoints.put(stored.key, {
+        agent: definition.name,
+        stateVersion: definition.version,
+        state: encoded as Storage.Json,
+        journalSequence,
+        metadata: stored.metadata as unknown as Storage.Json
+      }, { expectedRevision: stored.revision }),
+      (revision) => {
+        stored.revision = revision
+        stored.journalSequence = journalSequence
+      }
+    )
+  if (definition.hasCheckpointHooks) {
+    return Effect.flatMap(definition.toCheckpoint(state, { agentId: stored.key.agentId }), put)
+  }
+  const encoded = definition.encodeState(state)
+  return Result.isFailure(encoded) ? Effect.fail(encoded.failure) : put(encoded.success)
+}
+
+/** Appends a signal to a journalling agent's journal (before it is processed). */
+export const journalSignal = (
+  stored: Durable,
+  signal: Signal.Signal
+): Effect.Effect<void, Storage.RevisionConflict | Storage.StorageError> =>
+  Effect.map(
+    stored.storage.journal.append(stored.key, [Signal.encode(signal) as unknown as Storage.Json], {
+      expectedRevision: stored.journalRevision
+    }),
+    (revision) => {
+      stored.journalRevision = revision
+    }
+  )
+
+/** Whether a journalling agent is due a checkpoint (its journal holds `checkpointEvery` signals since). */
+export const checkpointDue = (stored: Durable): boolean =>
+  stored.mode.mode === "journal" && stored.journalRevision - stored.journalSequence >= stored.mode.checkpointEvery
 
 export const keyOf = (agentId: string, partition: string | undefined): Storage.Key =>
   partition === undefined ? { agentId } : { agentId, partition }
@@ -20,17 +132,31 @@ export const keyOf = (agentId: string, partition: string | undefined): Storage.K
 const describe = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
 
+/** An agent restored from its checkpoint. */
+export interface Restored {
+  readonly agent: Agent.Agent<any>
+  readonly revision: number
+  readonly metadata: Metadata
+  /** The journal's revision (0 when the agent does not journal). */
+  readonly journalRevision: number
+  /** The journal sequence the checkpoint reflects (the tail after it was replayed onto `agent`). */
+  readonly journalSequence: number
+}
+
 /**
  * The agent restored from its checkpoint with the checkpoint's revision, or `undefined` when there is none.
- * Anything else than a checkpoint this definition can read fails with `CheckpointUnreadable`.
+ * A journalling agent's journal tail (the signals after the checkpoint) is replayed through `handle` (the
+ * state only: the directives of replayed signals are not run again). Anything else than a checkpoint and a
+ * journal this definition can read fails with `CheckpointUnreadable`.
  */
 export const restore = (
   definition: Agent.Definition<any>,
   storage: Storage.Storage["Service"],
   key: Storage.Key,
-  id: string
+  id: string,
+  mode: Mode
 ): Effect.Effect<
-  { readonly agent: Agent.Agent<any>; readonly revision: number } | undefined,
+  Restored | undefined,
   RuntimeError.CheckpointUnreadable
 > => {
   const unreadable = (reason: string, cause?: unknown) =>
@@ -41,10 +167,23 @@ export const restore = (
       reason,
       ...(cause === undefined ? {} : { cause })
     })
+  const journalRevision = (): Effect.Effect<number, RuntimeError.CheckpointUnreadable> =>
+    Effect.mapError(storage.journal.revision(key), (error) => unreadable(error.message, error))
   return storage.checkpoints.get(key).pipe(
     Effect.mapError((error) => unreadable(error.message, error)),
-    Effect.flatMap((found) => {
-      if (Option.isNone(found)) return Effect.succeed(undefined)
+    Effect.flatMap((found): Effect.Effect<Restored | undefined, RuntimeError.CheckpointUnreadable> => {
+      if (Option.isNone(found)) {
+        if (mode.mode !== "journal") return Effect.succeed(undefined)
+        // a journal without a checkpoint: its signals were processed from a state that is not known
+        return Effect.flatMap(journalRevision(), (revision) =>
+          revision === 0
+            ? Effect.succeed(undefined)
+            : Effect.fail(
+              unreadable(
+                `its journal has signals (up to sequence ${revision}) but there is no checkpoint to replay them onto`
+              )
+            ))
+      }
       const checkpoint = found.value
       if (checkpoint.agent !== definition.name) {
         return Effect.fail(
@@ -80,10 +219,64 @@ export const restore = (
           unreadable(from === to ? "its state is not an object" : "the migrated state is not an object")
         )
       }
-      return definition.new({ id, state: state as { readonly [key: string]: unknown } }).pipe(
-        Effect.mapError((error) => unreadable(`its state does not decode: ${error.message}`, error)),
-        Effect.map((agent) => ({ agent, revision: checkpoint.revision }))
+      const metadata = readMetadata(checkpoint.metadata)
+      const migrated = state as { readonly [key: string]: unknown }
+      const hooked = definition.hasCheckpointHooks
+        ? Effect.mapError(
+          definition.fromCheckpoint(migrated, { agentId: id }),
+          (error) => unreadable(`a restore hook failed: ${error.message}`, error)
+        )
+        : Effect.succeed(migrated)
+      const decoded = Effect.flatMap(hooked, (encoded) =>
+        definition.new({ id, state: encoded }).pipe(
+          Effect.mapError((error) => unreadable(`its state does not decode: ${error.message}`, error))
+        ))
+      const base = { revision: checkpoint.revision, metadata, journalSequence: checkpoint.journalSequence }
+      if (mode.mode !== "journal" && metadata.journal !== true) {
+        return Effect.map(decoded, (agent) => ({ ...base, agent, journalRevision: 0 }))
+      }
+      return Effect.flatMap(
+        decoded,
+        (agent) => replay(definition, storage, key, agent, checkpoint.journalSequence, unreadable)
       )
+        .pipe(
+          Effect.flatMap((replayed) =>
+            Effect.map(journalRevision(), (revision) => ({
+              ...base,
+              agent: replayed,
+              journalRevision: Math.max(revision, checkpoint.journalSequence)
+            }))
+          )
+        )
     })
   )
 }
+
+/** Replays the journal's signals after `after` onto `agent`, in order, through the definition's `handle`. */
+const replay = (
+  definition: Agent.Definition<any>,
+  storage: Storage.Storage["Service"],
+  key: Storage.Key,
+  agent: Agent.Agent<any>,
+  after: number,
+  unreadable: (reason: string, cause?: unknown) => RuntimeError.CheckpointUnreadable
+): Effect.Effect<Agent.Agent<any>, RuntimeError.CheckpointUnreadable> =>
+  Effect.gen(function*() {
+    const entries = yield* Effect.mapError(
+      storage.journal.read(key, { after }),
+      (error) => unreadable(error.message, error)
+    )
+    let current = agent
+    for (const entry of entries) {
+      const signal = Signal.decodeUnknownResult(entry.data)
+      if (Result.isFailure(signal)) {
+        return yield* unreadable(
+          `its journal entry ${entry.sequence} is not a signal: ${signal.failure.message}`,
+          signal.failure
+        )
+      }
+      const [next] = yield* definition.handle(current, signal.success)
+      current = next
+    }
+    return current
+  })

@@ -77,8 +77,8 @@ export interface ServerOptions {
   readonly crashedSignal: CrashedSignal
   readonly onDefect: "crash" | "error"
   readonly actionTimeoutMillis: number | undefined
-  /** `"checkpoint"`: the state is checkpointed in `Storage` after each signal that changed it. */
-  readonly durability: "checkpoint" | undefined
+  /** How a durable agent is kept in `Storage` (checkpoints only, or a journal and checkpoints), if it is. */
+  readonly durability: durable.Mode | undefined
 }
 
 /**
@@ -104,7 +104,10 @@ export interface OptionsInput {
   readonly crashedSignal?: "drop" | "retryOnce" | { readonly deadLetter: Directive.Dispatch } | undefined
   readonly onDefect?: "crash" | "error" | undefined
   readonly actionTimeout?: Duration.Input | undefined
-  readonly durability?: { readonly mode: "checkpoint" } | undefined
+  readonly durability?:
+    | { readonly mode: "checkpoint" }
+    | { readonly mode: "journal"; readonly checkpointEvery?: number | undefined }
+    | undefined
 }
 
 export const defaultOptions: ServerOptions = {
@@ -234,10 +237,22 @@ const readDispatch: Reader<ReadonlyArray<Directive.DispatchTarget>> = (option, u
   return typeof list === "string" ? invalid(option, list) : list
 }
 
-const readDurability: Reader<"checkpoint"> = (option, u) =>
-  typeof u === "object" && u !== null && u.mode === "checkpoint"
-    ? "checkpoint"
-    : invalid(option, `must be { mode: "checkpoint" }, got ${show(u)}`)
+const checkpointMode: durable.Mode = { mode: "checkpoint" }
+
+const readDurability: Reader<durable.Mode> = (option, u) => {
+  if (typeof u === "object" && u !== null) {
+    if (u.mode === "checkpoint") return checkpointMode
+    if (u.mode === "journal") {
+      if (u.checkpointEvery === undefined) return { mode: "journal", checkpointEvery: 100 }
+      const every = wholeAtLeastOne(`${option}.checkpointEvery`, u.checkpointEvery)
+      return typeof every === "number" ? { mode: "journal", checkpointEvery: every } : every
+    }
+  }
+  return invalid(
+    option,
+    `must be { mode: "checkpoint" } or { mode: "journal", checkpointEvery?: n }, got ${show(u)}`
+  )
+}
 
 /** Resolves `input` over `base`; the first invalid option (in this order) is the error. */
 export const resolveOptions = (
@@ -441,6 +456,8 @@ export class Server {
   current: Item | undefined = undefined
   processed = 0
   errors = 0
+  /** Timers, spawned effects and running instructions of the current incarnation (see `forkBackground`). */
+  background = 0
   parent: ParentLink | undefined = undefined
   // made on first use (most agents never have children, jobs or waiters): an idle agent stays small
   children: Map<string, Server> | undefined = undefined
@@ -741,6 +758,7 @@ export type StartFailure =
   | RuntimeError.InvalidStartOptions
   | RuntimeError.AgentStopped
   | RuntimeError.CheckpointUnreadable
+  | RuntimeError.CheckpointFailed
   | Agent.InvalidState
 
 /** Starts an agent under the instance's supervisor of agents started at run time (or unsupervised without one). */
@@ -820,31 +838,86 @@ const startDurable = (
       "needs a Storage.Storage service in the context of Kido.start or of Kido.layer (Storage.layerMemory, layerSqlite or layerPg)"
     ))
   }
-  const register = (agent: Agent.Agent<any>, revision: number) =>
-    registerServer(
-      fiber,
-      instance,
-      definition,
-      agent,
-      input,
-      options,
-      declaredSensors,
-      partition,
-      parent,
-      supervision,
-      { storage, key: durable.keyOf(agent.id, partition), revision }
-    )
+  const id = input?.id
+  if (typeof id === "string" && id !== "") {
+    const running = alreadyStarted(instance, id, partition)
+    if (running !== undefined) return Effect.fail(running)
+  }
+  // The agent is marked running in its checkpoint before it runs (its first checkpoint when it has none), so
+  // that boot recovery finds every durable agent that was running.
+  const mode = options.durability!
+  const register = (agent: Agent.Agent<any>, restored: durable.Restored | undefined) => {
+    const key = durable.keyOf(agent.id, partition)
+    const stored = durable.makeDurable(storage, key, mode, restored)
+    const launch = () =>
+      registerServer(
+        fiber,
+        instance,
+        definition,
+        agent,
+        input,
+        options,
+        declaredSensors,
+        partition,
+        parent,
+        supervision,
+        stored
+      )
+    if (
+      restored !== undefined && restored.metadata.status === "running" &&
+      restored.metadata.journal === stored.metadata.journal
+    ) {
+      return launch()
+    }
+    return Effect.flatMap(markRunning(definition, stored, agent), launch)
+  }
   const fresh = () =>
     Effect.flatMap(
       Agent.newNow(definition, { id: input?.id, state: input?.state }),
-      (agent: Agent.Agent<any>) => register(agent, 0)
+      (agent: Agent.Agent<any>) => register(agent, undefined)
     )
-  const id = input?.id
   if (typeof id !== "string" || id === "") return fresh()
   return Effect.flatMap(
-    durable.restore(definition, storage, durable.keyOf(id, partition), id),
-    (restored) => restored === undefined ? fresh() : register(restored.agent, restored.revision)
+    durable.restore(definition, storage, durable.keyOf(id, partition), id, mode),
+    (restored) => restored === undefined ? fresh() : register(restored.agent, restored)
   )
+}
+
+/** Writes a durable agent's checkpoint before it starts: its state, marked running. */
+const markRunning = (
+  definition: Agent.Definition<any>,
+  stored: durable.Durable,
+  agent: Agent.Agent<any>
+): Effect.Effect<void, RuntimeError.CheckpointFailed | Agent.InvalidState> =>
+  Effect.catch(durable.putCheckpoint(definition, stored, agent.state), (error): Effect.Effect<
+    never,
+    RuntimeError.CheckpointFailed | Agent.InvalidState
+  > =>
+    error._tag === "InvalidState"
+      ? Effect.fail(error)
+      : Effect.fail(
+        new RuntimeError.CheckpointFailed({
+          agentId: agent.id,
+          ...(stored.key.partition === undefined ? {} : { partition: stored.key.partition }),
+          agent: definition.name,
+          reason: error._tag === "RevisionConflict"
+            ? "another writer changed it since it was read (is the agent running in another process?)"
+            : error.message,
+          cause: error
+        })
+      ))
+
+const alreadyStarted = (
+  instance: Instance,
+  id: string,
+  partition: string | undefined
+): RuntimeError.AgentAlreadyStarted | undefined => {
+  const existing = instance.registry.get(keyOf(id, partition))
+  return existing === undefined ? undefined : new RuntimeError.AgentAlreadyStarted({
+    agentId: id,
+    ...(partition === undefined ? {} : { partition }),
+    name: existing.name
+  })
 }
 
 /** The rest of `start`, once the agent is made: registered, its incarnation launched. */
@@ -867,16 +940,8 @@ const registerServer = (
     )
   }
   const key = keyOf(agent.id, partition)
-  const existing = instance.registry.get(key)
-  if (existing !== undefined) {
-    return Effect.fail(
-      new RuntimeError.AgentAlreadyStarted({
-        agentId: agent.id,
-        ...(partition === undefined ? {} : { partition }),
-        name: existing.name
-      })
-    )
-  }
+  const running = alreadyStarted(instance, agent.id, partition)
+  if (running !== undefined) return Effect.fail(running)
   if (parent !== undefined && parent.server.children?.has(parent.tag) === true) {
     return Effect.fail(invalid("tag", `the parent already has a child under ${show(parent.tag)}`))
   }
@@ -1323,6 +1388,22 @@ const handleSignal = (
 }
 
 const signalBody = (server: Server, signal: Signal.Signal, request: CallRequest | undefined): Effect.Effect<void> => {
+  const stored = server.durable
+  if (stored !== undefined && stored.mode.mode === "journal") {
+    // journal mode: the signal is in the journal before it is processed (a failed append crashes the agent)
+    return Effect.flatMap(
+      Effect.catch(durable.journalSignal(stored, signal), (error) => storageFailed(server, error, "journal", signal)),
+      () => processSignal(server, signal, request)
+    )
+  }
+  return processSignal(server, signal, request)
+}
+
+const processSignal = (
+  server: Server,
+  signal: Signal.Signal,
+  request: CallRequest | undefined
+): Effect.Effect<void> => {
   const options = server.options
   const policy = options.errorPolicy
   server.handlingErrorSignal = policy._tag === "EmitSignal" && signal.type === policy.type
@@ -1348,7 +1429,7 @@ const commitSignal = (
     const crash = crashOnDefect(directives)
     if (crash !== Effect.void) return crash
   }
-  if (server.durable !== undefined && next.state !== server.agent.state) {
+  if (server.durable !== undefined && checkpointNow(server.durable, server.agent, next)) {
     return Effect.flatMap(
       writeCheckpoint(server, next, signal),
       () => commitChecked(server, signal, request, next, directives)
@@ -1398,8 +1479,16 @@ const signalDone = (
 }
 
 /**
- * Checkpoints a durable agent's next state (encoded, with the definition's version and name, replacing the
- * revision the agent holds). A failed write (a `RevisionConflict`: another writer; `StorageFailed`; a state
+ * Whether a durable agent writes a checkpoint before committing `next`: in checkpoint mode when its state
+ * changed, in journal mode when `checkpointEvery` signals were journalled since the last one.
+ */
+const checkpointNow = (stored: durable.Durable, agent: Agent.Agent<any>, next: Agent.Agent<any>): boolean =>
+  stored.mode.mode === "checkpoint" ? next.state !== agent.state : durable.checkpointDue(stored)
+
+/**
+ * Checkpoints a durable agent's next state (see `durable.putCheckpoint`); in journal mode the journal is then
+ * truncated through the sequence the checkpoint reflects (a failed truncation is logged: the entries are
+ * skipped on replay anyway). A failed write (a `RevisionConflict`: another writer; `StorageFailed`; a state
  * that does not encode) goes to the error policy (context `"checkpoint"`), then crashes the agent: its state
  * could not be made durable, so its supervisor restarts it from the last checkpoint.
  */
@@ -1409,26 +1498,28 @@ const writeCheckpoint = (
   signal: Signal.Signal | undefined
 ): Effect.Effect<void> => {
   const stored = server.durable!
-  const encoded = server.definition.encodeState(next.state)
-  if (Result.isFailure(encoded)) return checkpointFailed(server, encoded.failure, signal)
-  return Effect.matchEffect(
-    stored.storage.checkpoints.put(stored.key, {
-      agent: server.definition.name,
-      stateVersion: server.definition.version,
-      state: encoded.success as StorageModule.Json
-    }, { expectedRevision: stored.revision }),
-    {
-      onSuccess: (revision) => {
-        stored.revision = revision
-        return Effect.void
-      },
-      onFailure: (error) => checkpointFailed(server, error, signal)
-    }
+  const written = Effect.catch(
+    durable.putCheckpoint(server.definition, stored, next.state),
+    (error) => storageFailed(server, error, "checkpoint", signal)
+  )
+  if (stored.mode.mode !== "journal") return written
+  return Effect.andThen(
+    written,
+    Effect.catch(
+      Effect.suspend(() => stored.storage.journal.truncate(stored.key, { through: stored.journalSequence })),
+      (error) =>
+        Effect.logWarning(`agent ${server.name}#${server.id}: could not truncate its journal: ${error.message}`)
+    )
   )
 }
 
-const checkpointFailed = (server: Server, error: unknown, signal: Signal.Signal | undefined): Effect.Effect<void> =>
-  Effect.andThen(handleError(server, error, "checkpoint", signal), Effect.die(error))
+/** A durable agent's storage failed it: the error goes to the error policy, then the agent crashes. */
+const storageFailed = (
+  server: Server,
+  error: unknown,
+  context: "checkpoint" | "journal",
+  signal: Signal.Signal | undefined
+): Effect.Effect<never> => Effect.andThen(handleError(server, error, context, signal), Effect.die(error))
 
 /**
  * Let it crash: an action that died (a thrown exception, `Effect.die`) crashes the agent, as an exception
@@ -1454,7 +1545,8 @@ const handleInstructions = (server: Server, request: InstructionRequest): Effect
       timeout === undefined ? undefined : { timeout }
     )
     if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
-    if (server.durable !== undefined && next.state !== server.agent.state) {
+    // instructions are not journalled: a durable agent checkpoints the state they changed at once
+    if (server.durable !== undefined && (next.state !== server.agent.state || durable.checkpointDue(server.durable))) {
       yield* writeCheckpoint(server, next, undefined)
     }
     server.agent = next
@@ -1852,15 +1944,25 @@ const fire = (
   })
 
 const executeSchedule = (server: Server, directive: Directive.Schedule) =>
-  Effect.asVoid(
-    Effect.forkIn(
-      Effect.andThen(
-        Effect.sleep(directive.delayMillis),
-        fire(server, "Schedule", undefined, directive.signal, directive.signal.type)
-      ),
-      server.scope
+  forkBackground(
+    server,
+    Effect.andThen(
+      Effect.sleep(directive.delayMillis),
+      fire(server, "Schedule", undefined, directive.signal, directive.signal.type)
     )
   )
+
+/**
+ * Runs `effect` in the background of the agent's current incarnation (it ends with it), counted in
+ * `background` while it runs: an agent with work in the background is not idle.
+ */
+const forkBackground = (server: Server, effect: Effect.Effect<unknown>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    server.background++
+    return Effect.asVoid(
+      Effect.forkIn(Effect.ensuring(effect, Effect.sync(() => server.background--)), server.scope)
+    )
+  })
 
 /** Sleeps until each tick of `cron` (by the `Clock`, so TestClock drives it) and runs `tick`. */
 const cronLoop = (cron: Cron.Cron, tick: Effect.Effect<void>): Effect.Effect<never> =>
@@ -2044,21 +2146,19 @@ const executeSpawn = (server: Server, directive: Directive.Spawn) =>
   Effect.suspend(() => spawnIn(server, directive, server.incarnation))
 
 const spawnIn = (server: Server, directive: Directive.Spawn, incarnation: number) =>
-  Effect.asVoid(
-    Effect.forkIn(
-      Effect.catchCause(directive.effect, (cause) =>
-        Cause.hasInterruptsOnly(cause)
-          ? Effect.void
-          : enqueueFromSide(
-            server,
-            new ErrorReport(
-              Option.getOrElse(Cause.findErrorOption(cause), () => Cause.squash(cause)),
-              directive.tag === undefined ? "spawn" : `spawn:${directive.tag}`,
-              incarnation
-            )
-          )),
-      server.scope
-    )
+  forkBackground(
+    server,
+    Effect.catchCause(directive.effect, (cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.void
+        : enqueueFromSide(
+          server,
+          new ErrorReport(
+            Option.getOrElse(Cause.findErrorOption(cause), () => Cause.squash(cause)),
+            directive.tag === undefined ? "spawn" : `spawn:${directive.tag}`,
+            incarnation
+          )
+        ))
   )
 
 /** An error as JSON for an action's params: an action error's `ActionError.toJson`, else its tag and message. */
@@ -2131,7 +2231,7 @@ const executeRunInstruction = (server: Server, directive: Directive.RunInstructi
         )
       )
     })
-    yield* Effect.forkIn(run, server.scope)
+    yield* forkBackground(server, run)
   })
 
 // -----------------------------------------------------------------------------
@@ -2404,7 +2504,7 @@ export const terminate = (
       Deferred.doneUnsafe(server.exited, Exit.succeed(reason))
       return Effect.void
     }
-    return queued > 0
+    const announced = queued > 0
       ? Effect.flatMap(
         Effect.logWarning(
           `agent ${server.name}#${server.id} stopped (${formatted}) with ${queued} signal(s) still queued`
@@ -2412,7 +2512,52 @@ export const terminate = (
         announce
       )
       : announce()
+    // A durable agent that stops for good is marked so in its checkpoint (not when the instance closes: boot
+    // recovery brings back what was running then).
+    return server.durable === undefined || instance.closing
+      ? announced
+      : Effect.andThen(markEnded(server), announced)
   })
+
+/**
+ * Marks a durable agent's checkpoint `"stopped"` (or `"passivated"`) as it ends, with its last committed
+ * state. A failure is logged: the checkpoint then still says running, and boot recovery restores the agent.
+ */
+const markEnded = (server: Server): Effect.Effect<void> => {
+  const stored = server.durable!
+  stored.metadata = { ...stored.metadata, status: stored.passivating ? "passivated" : "stopped" }
+  return Effect.catch(
+    durable.putCheckpoint(server.definition, stored, server.agent.state),
+    (error) =>
+      Effect.logWarning(
+        `agent ${server.name}#${server.id}: could not mark its checkpoint ${stored.metadata.status}: ${
+          messageOf(error)
+        }`
+      )
+  )
+}
+
+/**
+ * Whether the agent is idle: running, waiting for its mailbox with nothing queued, no signal processed since
+ * `seen` (its `processed` count then), and nothing of its own running in the background (timers, jobs,
+ * children, sensors, spawned effects): an idle agent can be passivated without losing anything.
+ */
+export const isIdle = (server: Server, seen: number): boolean =>
+  server.status === "running" && server.idle && server.processed === seen && server.mailbox.size === 0 &&
+  server.stash.length === 0 && (server.jobs === undefined || server.jobs.size === 0) &&
+  (server.children === undefined || server.children.size === 0) && server.background === 0 &&
+  sensors.ids(server).length === 0
+
+/**
+ * Passivates a durable agent if it is idle (`isIdle`): it stops for good, its checkpoint marked
+ * `"passivated"`. The check and the stop request happen at once (no signal can slip in between: a signal sent
+ * after it is refused with `AgentStopped`). Succeeds with whether it passivated the agent, once it is stopped.
+ */
+export const passivateIfIdle = (server: Server, seen: number): Effect.Effect<boolean> => {
+  if (server.durable === undefined || !isIdle(server, seen)) return Effect.succeed(false)
+  server.durable.passivating = true
+  return Effect.as(stopServer(server, ExitReason.shutdown), true)
+}
 
 /**
  * Starts a new incarnation of the agent in place (a restart): same id, ref and mailbox, the initial state
@@ -2429,11 +2574,15 @@ export const relaunch = (
     const stored = server.durable
     const restored = stored === undefined
       ? undefined
-      : yield* durable.restore(server.definition, stored.storage, stored.key, server.id)
+      : yield* durable.restore(server.definition, stored.storage, stored.key, server.id, stored.mode)
     const agent = restored !== undefined
       ? restored.agent
       : yield* server.definition.new({ id: server.id, state: server.initialState })
-    if (stored !== undefined) stored.revision = restored === undefined ? 0 : restored.revision
+    if (stored !== undefined) {
+      stored.revision = restored?.revision ?? 0
+      stored.journalRevision = restored?.journalRevision ?? 0
+      stored.journalSequence = restored?.journalSequence ?? 0
+    }
     server.agent = agent
     server.incarnation++
     yield* launch(server)

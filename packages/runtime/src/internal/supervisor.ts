@@ -249,6 +249,7 @@ export type StartError =
   | RuntimeError.AgentStopped
   | RuntimeError.ChildStartFailed
   | RuntimeError.CheckpointUnreadable
+  | RuntimeError.CheckpointFailed
   | Agent.InvalidState
 
 /** A child's link to its supervisor (one small object per agent: there may be very many). */
