@@ -434,7 +434,7 @@ describe("durable agents (checkpoint mode)", () => {
           yield* AgentServer.stop(ref)
           const again = yield* Kido.start(Assistant, { id: "a1" })
           const agent = yield* AgentServer.state(again)
-          assert.deepStrictEqual(agent.state, { count: 0, secret: "", notes: { items: ["call Ada"] } })
+          assert.deepStrictEqual(agent.state as unknown, { count: 0, secret: "", notes: { items: ["call Ada"] } })
         })
       )
     })

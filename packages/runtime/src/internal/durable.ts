@@ -2,7 +2,7 @@
  * Durable agents, checkpoint mode: restoring an agent from its checkpoint (migrations, decoding, failing
  * closed) and the per-agent record of what is stored. Writing checkpoints is the runtime's (`commitSignal`).
  */
-import { type Agent, Signal } from "@kido/core"
+import { type Agent, Directive, Signal } from "@kido/core"
 import { Effect, Option, Result } from "effect"
 import * as RuntimeError from "../RuntimeError.ts"
 import type * as Storage from "../Storage.ts"
@@ -81,7 +81,8 @@ export const makeDurable = (
 export const putCheckpoint = (
   definition: Agent.Definition<any>,
   stored: Durable,
-  state: unknown
+  state: unknown,
+  outbox?: ReadonlyArray<Storage.Json>
 ): Effect.Effect<
   void,
   Agent.InvalidState | Agent.HookFailed | Storage.RevisionConflict | Storage.StorageError
@@ -95,7 +96,7 @@ export const putCheckpoint = (
         state: encoded as Storage.Json,
         journalSequence,
         metadata: stored.metadata as unknown as Storage.Json
-      }, { expectedRevision: stored.revision }),
+      }, outbox === undefined ? { expectedRevision: stored.revision } : { expectedRevision: stored.revision, outbox }),
       (revision) => {
         stored.revision = revision
         stored.journalSequence = journalSequence
@@ -280,3 +281,20 @@ const replay = (
     }
     return current
   })
+
+/**
+ * The outbox entries of a durable agent's `Emit` directives (their JSON form), or why one has none: an
+ * emitted signal whose data is not JSON cannot be made durable.
+ */
+export const outboxOf = (
+  directives: ReadonlyArray<Directive.Directive>
+): ReadonlyArray<Storage.Json> | Directive.NotEncodable | undefined => {
+  let entries: Array<Storage.Json> | undefined
+  for (const directive of directives) {
+    if (directive._tag !== "Emit") continue
+    const encoded = Directive.encode(directive)
+    if (Result.isFailure(encoded)) return encoded.failure
+    ;(entries ??= []).push(encoded.success as unknown as Storage.Json)
+  }
+  return entries
+}

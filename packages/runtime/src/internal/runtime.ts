@@ -1429,11 +1429,23 @@ const commitSignal = (
     const crash = crashOnDefect(directives)
     if (crash !== Effect.void) return crash
   }
-  if (server.durable !== undefined && checkpointNow(server.durable, server.agent, next)) {
-    return Effect.flatMap(
-      writeCheckpoint(server, next, signal),
-      () => commitChecked(server, signal, request, next, directives)
-    )
+  const stored = server.durable
+  if (stored !== undefined) {
+    // emitted signals go through the outbox: written with the checkpoint, removed once they were sent
+    const outbox = directives.length === 0 ? undefined : durable.outboxOf(directives)
+    if (outbox instanceof Directive.NotEncodable) return storageFailed(server, outbox, "checkpoint", signal)
+    if (outbox !== undefined) {
+      return Effect.flatMap(
+        writeCheckpoint(server, next, signal, outbox),
+        () => Effect.andThen(commitChecked(server, signal, request, next, directives), clearOutbox(server))
+      )
+    }
+    if (checkpointNow(stored, server.agent, next)) {
+      return Effect.flatMap(
+        writeCheckpoint(server, next, signal),
+        () => commitChecked(server, signal, request, next, directives)
+      )
+    }
   }
   return commitChecked(server, signal, request, next, directives)
 }
@@ -1495,11 +1507,12 @@ const checkpointNow = (stored: durable.Durable, agent: Agent.Agent<any>, next: A
 const writeCheckpoint = (
   server: Server,
   next: Agent.Agent<any>,
-  signal: Signal.Signal | undefined
+  signal: Signal.Signal | undefined,
+  outbox?: ReadonlyArray<StorageModule.Json>
 ): Effect.Effect<void> => {
   const stored = server.durable!
   const written = Effect.catch(
-    durable.putCheckpoint(server.definition, stored, next.state),
+    durable.putCheckpoint(server.definition, stored, next.state, outbox),
     (error) => storageFailed(server, error, "checkpoint", signal)
   )
   if (stored.mode.mode !== "journal") return written
@@ -1510,6 +1523,62 @@ const writeCheckpoint = (
       (error) =>
         Effect.logWarning(`agent ${server.name}#${server.id}: could not truncate its journal: ${error.message}`)
     )
+  )
+}
+
+/**
+ * Removes a durable agent's outbox entries once its directives ran (every entry there was written by this
+ * agent, and the ones of earlier signals were sent or re-sent already); a failure is logged (the entries are
+ * then sent again when the agent next starts: receivers deduplicate by signal id).
+ */
+const clearOutbox = (server: Server): Effect.Effect<void> => {
+  const stored = server.durable!
+  return Effect.catch(
+    Effect.flatMap(stored.storage.outbox.read(stored.key), (entries) =>
+      entries.length === 0
+        ? Effect.void
+        : stored.storage.outbox.remove(stored.key, entries.map((entry) => entry.sequence))),
+    (error) => Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
+  )
+}
+
+/**
+ * Sends what a durable agent's outbox still holds as it starts (emitted signals committed with a checkpoint
+ * but maybe not sent before a crash), in the background of the new incarnation, then removes them. An entry
+ * that does not decode goes to the error policy (context `"outbox"`) and is removed.
+ */
+const redeliverOutbox = (server: Server): Effect.Effect<void> => {
+  const stored = server.durable!
+  return Effect.catch(
+    Effect.flatMap(stored.storage.outbox.read(stored.key), (entries) => {
+      if (entries.length === 0) return Effect.void
+      return forkBackground(
+        server,
+        Effect.gen(function*() {
+          for (const entry of entries) {
+            const decoded = Directive.decode(entry.data)
+            if (Result.isFailure(decoded) || decoded.success._tag !== "Emit") {
+              yield* handleError(
+                server,
+                Result.isFailure(decoded)
+                  ? decoded.failure
+                  : new Error(`outbox entry ${entry.sequence} is not an Emit`),
+                "outbox",
+                undefined
+              )
+            } else {
+              yield* runDirectives(server, [decoded.success], undefined)
+            }
+          }
+          yield* Effect.catch(
+            stored.storage.outbox.remove(stored.key, entries.map((entry) => entry.sequence)),
+            (error) =>
+              Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
+          )
+        })
+      )
+    }),
+    (error) => handleError(server, error, "outbox", undefined)
   )
 }
 
@@ -2606,11 +2675,17 @@ const launch = (server: Server): Effect.Effect<void> => {
   if (context === undefined) {
     return Effect.flatMap(Effect.forkDetach(run, { startImmediately: true }), (fiber) => {
       server.fiber = fiber
-      return registerDeclared(server)
+      return registered(server)
     })
   }
   server.fiber = Effect.runForkWith(context)(run)
-  return registerDeclared(server)
+  return registered(server)
+}
+
+/** What an incarnation does once its loop runs: its declared schedules and sensors, its outbox re-sent. */
+const registered = (server: Server): Effect.Effect<void> => {
+  const declared = registerDeclared(server)
+  return server.durable === undefined ? declared : Effect.andThen(declared, redeliverOutbox(server))
 }
 
 /** Registers the agent's declared schedules and starts its declared sensors. */
