@@ -24,7 +24,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 /** The durability modes the crash test runs in. */
-const modes = ["checkpoint"] as const
+const modes = ["checkpoint", "journal"] as const
 
 const AGENTS = 8
 const KILL_POINTS = 3
