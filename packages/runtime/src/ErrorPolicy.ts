@@ -49,8 +49,9 @@ export interface ErrorInfo {
   /** The error: an `ActionError`, a core error (`InvalidState`, `NoRoute`, ...), a `DirectiveFailed`, ... */
   readonly error: unknown
   /**
-   * Where it happened: an `Error` directive's context, `"directive"`, `"spawn"` or `"checkpoint"` (a durable
-   * agent's checkpoint could not be written; the agent then crashes).
+   * Where it happened: an `Error` directive's context, `"directive"`, `"spawn"`, or for a durable agent
+   * `"checkpoint"` / `"journal"` (its checkpoint or journal could not be written; the agent then crashes),
+   * `"outbox"` (a stored emit could not be sent again) or `"schedule"` (a stored schedule could not be read).
    */
   readonly context: string
   /** How many errors this agent has met so far, this one included. */

@@ -9,12 +9,20 @@ import type * as Storage from "../Storage.ts"
 
 /** How a durable agent is kept (the `durability` option, resolved). */
 export type Mode =
-  | { readonly mode: "checkpoint" }
+  | { readonly mode: "checkpoint"; readonly missedRuns: MissedRuns }
   | {
     readonly mode: "journal"
     /** A checkpoint is written after this many journalled signals (and the journal truncated). */
     readonly checkpointEvery: number
+    readonly missedRuns: MissedRuns
   }
+
+/**
+ * What a durable agent's schedules do about the runs they missed while the agent was down: `"runOnce"` (a
+ * cron job that missed one or more ticks ticks once at once; an overdue `Schedule` is delivered at once) or
+ * `"skip"` (missed ticks and overdue `Schedule`s are dropped).
+ */
+export type MissedRuns = "runOnce" | "skip"
 
 /**
  * Whether a durable agent was running when its checkpoint was last written: `"running"` (also after a crash
@@ -23,23 +31,159 @@ export type Mode =
  */
 export type Status = "running" | "stopped" | "passivated"
 
+/** A cron job registered by a `Cron` directive, as stored: re-registered when the agent starts again. */
+export interface StoredCron {
+  readonly expression: string
+  readonly timezone?: string | undefined
+  /** The signal of each tick (CloudEvents JSON; each tick gets a fresh id and time). */
+  readonly signal: Storage.Json
+  /** When the job was registered (`Clock` milliseconds): missed ticks are counted from it before a first run. */
+  readonly since: number
+}
+
+/** A pending `Schedule` directive, as stored: re-armed (or, when overdue, handled) when the agent starts. */
+export interface StoredTimer {
+  /** When it is due (`Clock` milliseconds). */
+  readonly at: number
+  readonly signal: Storage.Json
+}
+
 /** What the runtime keeps of a durable agent in its checkpoint's metadata. */
 export interface Metadata {
   readonly status: Status
   /** Whether the agent journals its signals (its journal's tail is then replayed on restore). */
   readonly journal?: true | undefined
+  /** Cron jobs of `Cron` directives, by job id. */
+  readonly crons?: { readonly [jobId: string]: StoredCron } | undefined
+  /** Pending `Schedule` directives, by the id of the signal they deliver. */
+  readonly timers?: { readonly [signalId: string]: StoredTimer } | undefined
+  /** When each cron job (declared or from a directive) last ran: the tick processed last, by job id. */
+  readonly runs?: { readonly [jobId: string]: number } | undefined
 }
 
 const statuses: ReadonlySet<string> = new Set<Status>(["running", "stopped", "passivated"])
 
-/** The runtime's metadata of a checkpoint (anything unreadable counts as running: recovery errs on restoring). */
+const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** The entries of a stored record whose values pass `check` (the runtime wrote them: others are dropped). */
+const entriesOf = <A>(u: unknown, check: (value: any) => boolean): { readonly [key: string]: A } | undefined => {
+  if (!isRecord(u)) return undefined
+  const out: Record<string, A> = {}
+  let any = false
+  for (const key of Object.keys(u)) {
+    if (check(u[key])) {
+      out[key] = u[key] as A
+      any = true
+    }
+  }
+  return any ? out : undefined
+}
+
+/**
+ * The runtime's metadata of a checkpoint (anything unreadable counts as running: recovery errs on restoring;
+ * schedule entries the runtime cannot have written are dropped).
+ */
 export const readMetadata = (json: Storage.Json): Metadata => {
-  const record = typeof json === "object" && json !== null && !Array.isArray(json)
-    ? json as { readonly [key: string]: Storage.Json }
-    : {}
+  const record = isRecord(json) ? json : {}
   const status = record["status"]
-  const known = typeof status === "string" && statuses.has(status) ? status as Status : "running"
-  return record["journal"] === true ? { status: known, journal: true } : { status: known }
+  const metadata: { -readonly [K in keyof Metadata]: Metadata[K] } = {
+    status: typeof status === "string" && statuses.has(status) ? status as Status : "running"
+  }
+  if (record["journal"] === true) metadata.journal = true
+  const crons = entriesOf<StoredCron>(
+    record["crons"],
+    (c) =>
+      isRecord(c) && typeof c.expression === "string" && isRecord(c.signal) && typeof c.since === "number" &&
+      (c.timezone === undefined || typeof c.timezone === "string")
+  )
+  if (crons !== undefined) metadata.crons = crons
+  const timers = entriesOf<StoredTimer>(
+    record["timers"],
+    (t) => isRecord(t) && typeof t.at === "number" && isRecord(t.signal)
+  )
+  if (timers !== undefined) metadata.timers = timers
+  const runs = entriesOf<number>(record["runs"], (n) => typeof n === "number")
+  if (runs !== undefined) metadata.runs = runs
+  return metadata
+}
+
+/** A tick of a cron job being processed: which job, and when it was due. */
+export interface Tick {
+  readonly jobId: string
+  readonly at: number
+}
+
+/**
+ * The metadata after processing one item (`signal`, or fed-back instructions; `tick` when it is a cron
+ * job's tick) and its `directives`: `Cron` and `CronCancel` change the stored jobs, `Schedule` adds a pending
+ * timer, the delivery of a pending timer's signal removes it, a tick records its job's last run. `undefined`
+ * when nothing changed (no write is needed for schedules).
+ */
+export const scheduleChanges = (
+  metadata: Metadata,
+  signal: Signal.Signal | undefined,
+  tick: Tick | undefined,
+  directives: ReadonlyArray<Directive.Directive>,
+  now: number
+): Metadata | undefined => {
+  let crons = metadata.crons
+  let timers = metadata.timers
+  let runs = metadata.runs
+  let changed = false
+  if (signal !== undefined && timers !== undefined && Object.hasOwn(timers, signal.id)) {
+    const { [signal.id]: _delivered, ...rest } = timers
+    timers = rest
+    changed = true
+  }
+  if (tick !== undefined) {
+    runs = { ...runs, [tick.jobId]: tick.at }
+    changed = true
+  }
+  for (const directive of directives) {
+    switch (directive._tag) {
+      case "Cron": {
+        const stored: StoredCron = {
+          expression: directive.expression,
+          ...(directive.timezone === undefined ? {} : { timezone: directive.timezone }),
+          signal: Signal.encode(directive.signal) as unknown as Storage.Json,
+          since: now
+        }
+        crons = { ...crons, [directive.jobId]: stored }
+        changed = true
+        break
+      }
+      case "CronCancel": {
+        if (crons !== undefined && Object.hasOwn(crons, directive.jobId)) {
+          const { [directive.jobId]: _cancelled, ...rest } = crons
+          crons = rest
+          changed = true
+        }
+        if (runs !== undefined && Object.hasOwn(runs, directive.jobId)) {
+          const { [directive.jobId]: _last, ...rest } = runs
+          runs = rest
+          changed = true
+        }
+        break
+      }
+      case "Schedule": {
+        const timer: StoredTimer = {
+          at: now + directive.delayMillis,
+          signal: Signal.encode(directive.signal) as unknown as Storage.Json
+        }
+        timers = { ...timers, [directive.signal.id]: timer }
+        changed = true
+        break
+      }
+    }
+  }
+  if (!changed) return undefined
+  const next: { -readonly [K in keyof Metadata]: Metadata[K] } = { status: metadata.status }
+  if (metadata.journal === true) next.journal = true
+  if (crons !== undefined && Object.keys(crons).length > 0) next.crons = crons
+  if (timers !== undefined && Object.keys(timers).length > 0) next.timers = timers
+  if (runs !== undefined && Object.keys(runs).length > 0) next.runs = runs
+  return next
 }
 
 /** A durable agent's storage, its key there and where its records stand. */
@@ -56,6 +200,8 @@ export interface Durable {
   journalRevision: number
   /** Journal mode: the journal sequence the checkpoint reflects. */
   journalSequence: number
+  /** The cron ticks fired and not processed yet (the signal or instruction request enqueued for each). */
+  readonly ticks: WeakMap<object, Tick>
 }
 
 export const makeDurable = (
@@ -68,11 +214,23 @@ export const makeDurable = (
   key,
   mode,
   revision: restored?.revision ?? 0,
-  metadata: mode.mode === "journal" ? { status: "running", journal: true } : { status: "running" },
+  metadata: runningMetadata(mode, restored?.metadata),
   passivating: false,
   journalRevision: restored?.journalRevision ?? 0,
-  journalSequence: restored?.journalSequence ?? 0
+  journalSequence: restored?.journalSequence ?? 0,
+  ticks: new WeakMap()
 })
+
+/** The metadata of an agent that runs in `mode`, keeping the schedules of what was stored. */
+export const runningMetadata = (mode: Mode, stored: Metadata | undefined): Metadata => {
+  const metadata: { -readonly [K in keyof Metadata]: Metadata[K] } = { ...stored, status: "running" }
+  if (mode.mode === "journal") metadata.journal = true
+  else delete metadata.journal
+  return metadata
+}
+
+/** Whether two metadata records say the same about status and journalling (a start need not write). */
+export const sameRun = (a: Metadata, b: Metadata): boolean => a.status === b.status && a.journal === b.journal
 
 /**
  * Writes `state` as the agent's checkpoint (encoded, with the definition's version and name, the metadata,

@@ -37,6 +37,14 @@ export class Mailbox<A> {
     return this.items.length
   }
 
+  /**
+   * Whether the taker waits on an empty mailbox: nothing queued, and nothing handed to it that it has not
+   * taken yet (a released batch is on its way to the taker until it runs).
+   */
+  get awaiting(): boolean {
+    return this.waiter !== undefined && this.items.length === 0
+  }
+
   /** Adds `item` at the end; `false` when the mailbox is full or shut. */
   offer(item: A): boolean {
     if (!this.open || this.items.length >= this.capacity) return false

@@ -105,8 +105,12 @@ export interface OptionsInput {
   readonly onDefect?: "crash" | "error" | undefined
   readonly actionTimeout?: Duration.Input | undefined
   readonly durability?:
-    | { readonly mode: "checkpoint" }
-    | { readonly mode: "journal"; readonly checkpointEvery?: number | undefined }
+    | { readonly mode: "checkpoint"; readonly missedRuns?: durable.MissedRuns | undefined }
+    | {
+      readonly mode: "journal"
+      readonly checkpointEvery?: number | undefined
+      readonly missedRuns?: durable.MissedRuns | undefined
+    }
     | undefined
 }
 
@@ -237,20 +241,22 @@ const readDispatch: Reader<ReadonlyArray<Directive.DispatchTarget>> = (option, u
   return typeof list === "string" ? invalid(option, list) : list
 }
 
-const checkpointMode: durable.Mode = { mode: "checkpoint" }
+const readMissedRuns = oneOf("runOnce", "skip")
 
 const readDurability: Reader<durable.Mode> = (option, u) => {
-  if (typeof u === "object" && u !== null) {
-    if (u.mode === "checkpoint") return checkpointMode
-    if (u.mode === "journal") {
-      if (u.checkpointEvery === undefined) return { mode: "journal", checkpointEvery: 100 }
-      const every = wholeAtLeastOne(`${option}.checkpointEvery`, u.checkpointEvery)
-      return typeof every === "number" ? { mode: "journal", checkpointEvery: every } : every
-    }
+  if (typeof u === "object" && u !== null && (u.mode === "checkpoint" || u.mode === "journal")) {
+    const missedRuns = u.missedRuns === undefined ? "runOnce" : readMissedRuns(`${option}.missedRuns`, u.missedRuns)
+    if (typeof missedRuns !== "string") return missedRuns
+    if (u.mode === "checkpoint") return { mode: "checkpoint", missedRuns }
+    if (u.checkpointEvery === undefined) return { mode: "journal", checkpointEvery: 100, missedRuns }
+    const every = wholeAtLeastOne(`${option}.checkpointEvery`, u.checkpointEvery)
+    return typeof every === "number" ? { mode: "journal", checkpointEvery: every, missedRuns } : every
   }
   return invalid(
     option,
-    `must be { mode: "checkpoint" } or { mode: "journal", checkpointEvery?: n }, got ${show(u)}`
+    `must be { mode: "checkpoint" } or { mode: "journal", checkpointEvery?: n } (each with missedRuns?: "runOnce" | "skip"), got ${
+      show(u)
+    }`
   )
 }
 
@@ -840,6 +846,14 @@ const startDurable = (
   }
   const id = input?.id
   if (typeof id === "string" && id !== "") {
+    const existing = instance.registry.get(keyOf(id, partition))
+    if (existing !== undefined && existing.status === "stopped") {
+      // it is stopping for good and writing its last checkpoint: that is what this start restores
+      return Effect.andThen(
+        Deferred.await(existing.exited),
+        startDurable(fiber, instance, definition, input, options, declaredSensors, partition, parent, supervision)
+      )
+    }
     const running = alreadyStarted(instance, id, partition)
     if (running !== undefined) return Effect.fail(running)
   }
@@ -863,12 +877,7 @@ const startDurable = (
         supervision,
         stored
       )
-    if (
-      restored !== undefined && restored.metadata.status === "running" &&
-      restored.metadata.journal === stored.metadata.journal
-    ) {
-      return launch()
-    }
+    if (restored !== undefined && durable.sameRun(restored.metadata, stored.metadata)) return launch()
     return Effect.flatMap(markRunning(definition, stored, agent), launch)
   }
   const fresh = () =>
@@ -1435,12 +1444,13 @@ const commitSignal = (
     const outbox = directives.length === 0 ? undefined : durable.outboxOf(directives)
     if (outbox instanceof Directive.NotEncodable) return storageFailed(server, outbox, "checkpoint", signal)
     if (outbox !== undefined) {
+      updateSchedules(server, stored, signal, signal, directives)
       return Effect.flatMap(
         writeCheckpoint(server, next, signal, outbox),
         () => Effect.andThen(commitChecked(server, signal, request, next, directives), clearOutbox(server))
       )
     }
-    if (checkpointNow(stored, server.agent, next)) {
+    if (updateSchedules(server, stored, signal, signal, directives) || checkpointNow(stored, server.agent, next)) {
       return Effect.flatMap(
         writeCheckpoint(server, next, signal),
         () => commitChecked(server, signal, request, next, directives)
@@ -1488,6 +1498,34 @@ const signalDone = (
     signalType: signal.type,
     directives
   }))
+}
+
+/**
+ * Updates a durable agent's stored schedules (its checkpoint's metadata) for the item being processed (the
+ * signal, or the request of fed-back instructions) and its directives; whether they changed (a checkpoint is
+ * then due, so that they change with the state).
+ */
+const updateSchedules = (
+  server: Server,
+  stored: durable.Durable,
+  signal: Signal.Signal | undefined,
+  item: object,
+  directives: ReadonlyArray<Directive.Directive>
+): boolean => {
+  const tick = stored.ticks.get(item)
+  if (tick === undefined && directives.length === 0 && (signal === undefined || stored.metadata.timers === undefined)) {
+    return false
+  }
+  const next = durable.scheduleChanges(
+    stored.metadata,
+    signal,
+    tick,
+    directives,
+    server.instance.clock.currentTimeMillisUnsafe()
+  )
+  if (next === undefined) return false
+  stored.metadata = next
+  return true
 }
 
 /**
@@ -1615,8 +1653,12 @@ const handleInstructions = (server: Server, request: InstructionRequest): Effect
     )
     if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
     // instructions are not journalled: a durable agent checkpoints the state they changed at once
-    if (server.durable !== undefined && (next.state !== server.agent.state || durable.checkpointDue(server.durable))) {
-      yield* writeCheckpoint(server, next, undefined)
+    const stored = server.durable
+    if (stored !== undefined) {
+      const scheduled = updateSchedules(server, stored, undefined, request, directives)
+      if (scheduled || next.state !== server.agent.state || durable.checkpointDue(stored)) {
+        yield* writeCheckpoint(server, next, undefined)
+      }
     }
     server.agent = next
     server.committed = true
@@ -2009,6 +2051,10 @@ const fire = (
 ): Effect.Effect<void> =>
   Effect.suspend(() => {
     publish(server, () => ({ _tag: "ScheduleFired", kind, jobId, signalType }))
+    // a durable agent records when each cron job last ran, as the tick is processed
+    if (server.durable !== undefined && kind === "Cron" && jobId !== undefined) {
+      server.durable.ticks.set(item as object, { jobId, at: server.instance.clock.currentTimeMillisUnsafe() })
+    }
     return enqueueFromSide(server, item)
   })
 
@@ -2089,25 +2135,111 @@ const tickOf = (signal: Signal.Signal): Effect.Effect<Signal.Signal> =>
   })
 
 const executeCron = (server: Server, directive: Directive.Cron) =>
-  Effect.gen(function*() {
-    const cron = yield* parseCron(server, "Cron", directive.expression, directive.timezone)
-    const signal = directive.signal
-    const tick = Effect.flatMap(tickOf(signal), (fresh) => fire(server, "Cron", directive.jobId, fresh, signal.type))
-    yield* putJob(server, directive.jobId, cronLoop(cron, tick))
+  Effect.flatMap(
+    parseCron(server, "Cron", directive.expression, directive.timezone),
+    (cron) => putJob(server, directive.jobId, cronLoop(cron, cronTick(server, directive.jobId, directive.signal)))
+  )
+
+/** One tick of the cron job `jobId`: its signal, with a fresh id and time. */
+const cronTick = (server: Server, jobId: string, signal: Signal.Signal): Effect.Effect<void> =>
+  Effect.flatMap(tickOf(signal), (fresh) => fire(server, "Cron", jobId, fresh, signal.type))
+
+/**
+ * Brings back a durable agent's schedules as an incarnation starts: the cron jobs of its `Cron` directives
+ * are registered again and its pending `Schedule`s re-armed for what is left of their delay. What was missed
+ * while the agent was down follows `missedRuns`: `"runOnce"` ticks each cron job (also declared ones) that
+ * missed a tick once at once and delivers overdue `Schedule`s at once; `"skip"` drops them. A stored entry
+ * that cannot be read goes to the error policy (context `"schedule"`) and is dropped.
+ */
+const restoreSchedules = (server: Server): Effect.Effect<void> => {
+  const stored = server.durable!
+  const metadata = stored.metadata
+  const declaredCrons = server.definition.schedules.filter((s) => s._tag === "Cron")
+  if (metadata.crons === undefined && metadata.timers === undefined && declaredCrons.length === 0) return Effect.void
+  return Effect.gen(function*() {
+    const now = server.instance.clock.currentTimeMillisUnsafe()
+    const runOnce = stored.mode.missedRuns === "runOnce"
+    const unreadable = (what: string, reason: string) =>
+      handleError(
+        server,
+        new RuntimeError.DirectiveFailed({ agentId: server.id, directive: "Cron", reason: `${what}: ${reason}` }),
+        "schedule",
+        undefined
+      )
+    const missed = (cron: Cron.Cron, last: number | undefined) =>
+      runOnce && last !== undefined && Cron.next(cron, last).getTime() <= now
+    let dropped = false
+    for (const [jobId, job] of Object.entries(metadata.crons ?? {})) {
+      const signal = Signal.decodeUnknownResult(job.signal)
+      const cron = Cron.parse(job.expression, job.timezone)
+      if (Result.isFailure(signal) || Result.isFailure(cron)) {
+        dropped = true
+        yield* unreadable(
+          `the stored cron job ${show(jobId)}`,
+          Result.isFailure(signal) ? signal.failure.message : (cron as Result.Failure<any, Error>).failure.message
+        )
+        continue
+      }
+      yield* putJob(server, jobId, cronLoop(cron.success, cronTick(server, jobId, signal.success)))
+      if (missed(cron.success, metadata.runs?.[jobId] ?? job.since)) {
+        yield* cronTick(server, jobId, signal.success)
+      }
+    }
+    for (const schedule of declaredCrons) {
+      if (schedule._tag !== "Cron") continue
+      const cron = Cron.parse(schedule.cron, schedule.timezone)
+      if (Result.isSuccess(cron) && missed(cron.success, metadata.runs?.[schedule.jobId])) {
+        yield* fireDeclared(server, schedule)
+      }
+    }
+    for (const [signalId, timer] of Object.entries(metadata.timers ?? {})) {
+      const signal = Signal.decodeUnknownResult(timer.signal)
+      if (Result.isFailure(signal)) {
+        dropped = true
+        yield* unreadable(`the stored schedule of signal ${show(signalId)}`, signal.failure.message)
+        continue
+      }
+      const left = timer.at - now
+      if (left > 0) {
+        yield* forkBackground(
+          server,
+          Effect.andThen(Effect.sleep(left), fire(server, "Schedule", undefined, signal.success, signal.success.type))
+        )
+      } else if (runOnce) {
+        yield* fire(server, "Schedule", undefined, signal.success, signal.success.type)
+      } else {
+        dropped = true
+      }
+    }
+    if (dropped) {
+      // what was dropped leaves the stored metadata with the next checkpoint
+      const timers = { ...metadata.timers }
+      for (const [signalId, timer] of Object.entries(timers)) {
+        if (Result.isFailure(Signal.decodeUnknownResult(timer.signal)) || (!runOnce && timer.at <= now)) {
+          delete timers[signalId]
+        }
+      }
+      const crons = { ...metadata.crons }
+      for (const [jobId, job] of Object.entries(crons)) {
+        if (
+          Result.isFailure(Signal.decodeUnknownResult(job.signal)) ||
+          Result.isFailure(Cron.parse(job.expression, job.timezone))
+        ) delete crons[jobId]
+      }
+      const { crons: _crons, timers: _timers, ...rest } = metadata
+      stored.metadata = {
+        ...rest,
+        ...(Object.keys(crons).length > 0 ? { crons } : {}),
+        ...(Object.keys(timers).length > 0 ? { timers } : {})
+      }
+    }
   })
+}
 
 /** Registers a schedule declared by the agent or one of its plugins. */
 const registerSchedule = (server: Server, schedule: Agent.Schedule) =>
   Effect.gen(function*() {
-    const kind = schedule._tag
-    const tick = schedule.action === undefined
-      ? Effect.flatMap(
-        Effect.orDie(
-          Signal.make(schedule.signal, undefined, { source: `/kido/agents/${server.id}/schedules/${schedule.jobId}` })
-        ),
-        (signal) => fire(server, kind, schedule.jobId, signal, signal.type)
-      )
-      : fire(server, kind, schedule.jobId, new InstructionRequest(schedule.instruction, schedule.jobId), "(action)")
+    const tick = fireDeclared(server, schedule)
     if (schedule._tag === "Interval") {
       const every = schedule.everyMillis
       yield* putJob(server, schedule.jobId, Effect.forever(Effect.andThen(Effect.sleep(every), tick)))
@@ -2116,6 +2248,25 @@ const registerSchedule = (server: Server, schedule: Agent.Schedule) =>
       yield* putJob(server, schedule.jobId, cronLoop(cron, tick))
     }
   })
+
+/** One run of a declared schedule: its signal (new each time), or its action's instruction. */
+const fireDeclared = (server: Server, schedule: Agent.Schedule): Effect.Effect<void> =>
+  schedule.action === undefined
+    ? Effect.flatMap(
+      Effect.orDie(
+        Signal.make(schedule.signal, undefined, { source: `/kido/agents/${server.id}/schedules/${schedule.jobId}` })
+      ),
+      (signal) => fire(server, schedule._tag, schedule.jobId, signal, signal.type)
+    )
+    : Effect.suspend(() =>
+      fire(
+        server,
+        schedule._tag,
+        schedule.jobId,
+        new InstructionRequest(schedule.instruction, schedule.jobId),
+        "(action)"
+      )
+    )
 
 // --- Children ---------------------------------------------------------------
 
@@ -2513,7 +2664,14 @@ export const terminate = (
     server.terminating = true
     server.exitReason = reason
     const instance = server.instance
-    if (instance.registry.get(server.key) === server) instance.registry.delete(server.key)
+    // A durable agent that stops for good is marked so in its checkpoint (not when the instance closes: boot
+    // recovery brings back what was running then); it leaves the registry once that is written, so that a
+    // start of the same id waits for it (see `startDurable`) instead of reading the checkpoint before.
+    const marking = server.durable !== undefined && !instance.closing
+    const leaveRegistry = () => {
+      if (instance.registry.get(server.key) === server) instance.registry.delete(server.key)
+    }
+    if (!marking) leaveRegistry()
     instance.order.delete(server)
     // What was never processed: counted, and every waiting caller told. The mailbox is drained until it stays
     // empty (draining admits senders that were waiting for room; they are counted too), then shut.
@@ -2573,19 +2731,17 @@ export const terminate = (
       Deferred.doneUnsafe(server.exited, Exit.succeed(reason))
       return Effect.void
     }
-    const announced = queued > 0
-      ? Effect.flatMap(
-        Effect.logWarning(
-          `agent ${server.name}#${server.id} stopped (${formatted}) with ${queued} signal(s) still queued`
-        ),
-        announce
-      )
-      : announce()
-    // A durable agent that stops for good is marked so in its checkpoint (not when the instance closes: boot
-    // recovery brings back what was running then).
-    return server.durable === undefined || instance.closing
-      ? announced
-      : Effect.andThen(markEnded(server), announced)
+    const announced = (): Effect.Effect<void> =>
+      queued > 0
+        ? Effect.flatMap(
+          Effect.logWarning(
+            `agent ${server.name}#${server.id} stopped (${formatted}) with ${queued} signal(s) still queued`
+          ),
+          announce
+        )
+        : announce()
+    if (!marking) return announced()
+    return Effect.andThen(markEnded(server), Effect.suspend(() => (leaveRegistry(), announced())))
   })
 
 /**
@@ -2612,7 +2768,7 @@ const markEnded = (server: Server): Effect.Effect<void> => {
  * children, sensors, spawned effects): an idle agent can be passivated without losing anything.
  */
 export const isIdle = (server: Server, seen: number): boolean =>
-  server.status === "running" && server.idle && server.processed === seen && server.mailbox.size === 0 &&
+  server.status === "running" && server.mailbox.awaiting && server.processed === seen &&
   server.stash.length === 0 && (server.jobs === undefined || server.jobs.size === 0) &&
   (server.children === undefined || server.children.size === 0) && server.background === 0 &&
   sensors.ids(server).length === 0
@@ -2622,11 +2778,14 @@ export const isIdle = (server: Server, seen: number): boolean =>
  * `"passivated"`. The check and the stop request happen at once (no signal can slip in between: a signal sent
  * after it is refused with `AgentStopped`). Succeeds with whether it passivated the agent, once it is stopped.
  */
-export const passivateIfIdle = (server: Server, seen: number): Effect.Effect<boolean> => {
-  if (server.durable === undefined || !isIdle(server, seen)) return Effect.succeed(false)
-  server.durable.passivating = true
-  return Effect.as(stopServer(server, ExitReason.shutdown), true)
-}
+export const passivateIfIdle = (server: Server, seen: number): Effect.Effect<boolean> =>
+  Effect.suspend(() => {
+    if (server.durable === undefined || !isIdle(server, seen)) return Effect.succeed(false)
+    server.durable.passivating = true
+    // in the same step as the check: from here on the agent refuses signals
+    requestStop(server, ExitReason.shutdown, true)
+    return Effect.as(stopServer(server, ExitReason.shutdown), true)
+  })
 
 /**
  * Starts a new incarnation of the agent in place (a restart): same id, ref and mailbox, the initial state
@@ -2648,6 +2807,7 @@ export const relaunch = (
       ? restored.agent
       : yield* server.definition.new({ id: server.id, state: server.initialState })
     if (stored !== undefined) {
+      stored.metadata = durable.runningMetadata(stored.mode, restored?.metadata)
       stored.revision = restored?.revision ?? 0
       stored.journalRevision = restored?.journalRevision ?? 0
       stored.journalSequence = restored?.journalSequence ?? 0
@@ -2682,10 +2842,15 @@ const launch = (server: Server): Effect.Effect<void> => {
   return registered(server)
 }
 
-/** What an incarnation does once its loop runs: its declared schedules and sensors, its outbox re-sent. */
+/**
+ * What an incarnation does once its loop runs: its declared schedules and sensors; a durable agent's stored
+ * schedules restored and its outbox re-sent.
+ */
 const registered = (server: Server): Effect.Effect<void> => {
   const declared = registerDeclared(server)
-  return server.durable === undefined ? declared : Effect.andThen(declared, redeliverOutbox(server))
+  return server.durable === undefined
+    ? declared
+    : Effect.andThen(declared, Effect.andThen(restoreSchedules(server), redeliverOutbox(server)))
 }
 
 /** Registers the agent's declared schedules and starts its declared sensors. */
