@@ -3,7 +3,7 @@
  * file in a temporary folder; "two processes" are two instances and two storage layers on the same file.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Action, Agent, Signal } from "@kido/core"
+import { Action, Agent, Plugin, Signal } from "@kido/core"
 import { AgentServer, Kido, RuntimeError, Storage } from "@kido/runtime"
 import { Effect, Option, Result, Schema } from "effect"
 import * as Fs from "node:fs"
@@ -99,5 +99,78 @@ describe("docs/durability.md", () => {
         "The checkpoint of agent \"counter-1\" (counter) cannot be restored: it was written by agent \"cart\", not \"counter\""
       )
       assert.isTrue(Option.isNone(yield* Kido.whereis("counter-1")))
+    }).pipe(Effect.provide(Kido.layer()), Effect.provide(Storage.Storage.layerMemory())))
+
+  it.effect("the journal mode: after 5 increments, a checkpoint of the first 3 and signals 4 and 5 in the journal", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Kido.start(Counter, {
+        id: "ledger-1",
+        durability: { mode: "journal", checkpointEvery: 3 }
+      })
+      for (let i = 0; i < 5; i++) {
+        yield* AgentServer.call(ledger, yield* Signal.make("increment", { amount: 1 }, { source: "/docs" }))
+      }
+      const storage = yield* Storage.Storage
+      const checkpoint = Option.getOrThrow(yield* storage.checkpoints.get("ledger-1"))
+      assert.deepStrictEqual([checkpoint.state, checkpoint.journalSequence], [{ count: 3 }, 3])
+      assert.deepStrictEqual((yield* storage.journal.read("ledger-1")).map((entry) => entry.sequence), [4, 5])
+      // replayed on restore
+      yield* Kido.stop("ledger-1")
+      const again = yield* Kido.start(Counter, { id: "ledger-1", durability: { mode: "journal", checkpointEvery: 3 } })
+      assert.strictEqual((yield* AgentServer.state(again)).state.count, 5)
+    }).pipe(Effect.provide(Kido.layer()), Effect.provide(Storage.Storage.layerMemory())))
+
+  it.effect("missedRuns: \"skip\" is a start option of durability", () =>
+    Effect.gen(function*() {
+      const ref = yield* Kido.start(Counter, { id: "r1", durability: { mode: "checkpoint", missedRuns: "skip" } })
+      assert.strictEqual((yield* AgentServer.status(ref)).status, "running")
+    }).pipe(Effect.provide(Kido.layer()), Effect.provide(Storage.Storage.layerMemory())))
+
+  it.effect("hooks: the scratchpad is never stored, the API key is redacted and comes back from the environment", () =>
+    Effect.gen(function*() {
+      const Scratchpad = Plugin.make({
+        name: "scratchpad",
+        stateKey: "scratch",
+        state: Schema.Struct({
+          notes: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed([])))
+        }),
+        checkpoint: () => Effect.succeed(undefined)
+      })
+      const Turn = Action.make({
+        name: "turn",
+        run: (
+          _params,
+          ctx: {
+            readonly state: { readonly turns: number; readonly scratch: { readonly notes: ReadonlyArray<string> } }
+          }
+        ) =>
+          Effect.succeed({ turns: ctx.state.turns + 1, scratch: { notes: [...ctx.state.scratch.notes, "thinking"] } })
+      })
+      const Assistant = Agent.make({
+        name: "assistant",
+        state: Schema.Struct({ apiKey: Schema.String, turns: Schema.Int }),
+        plugins: [Scratchpad],
+        routes: [["turn", Turn]],
+        checkpoint: (encoded) => Effect.succeed({ ...encoded, apiKey: "(redacted)" }),
+        restore: (stored) => Effect.sync(() => ({ ...stored, apiKey: process.env.API_KEY ?? "" }))
+      })
+      process.env.API_KEY = "sk-from-env"
+      try {
+        const durability = { mode: "checkpoint" } as const
+        const ref = yield* Kido.start(Assistant, { id: "a1", state: { apiKey: "sk-given", turns: 0 }, durability })
+        yield* AgentServer.call(ref, yield* Signal.make("turn", {}, { source: "/docs" }))
+        const storage = yield* Storage.Storage
+        const stored = Option.getOrThrow(yield* storage.checkpoints.get("a1")).state
+        assert.deepStrictEqual(stored, { apiKey: "(redacted)", turns: 1 })
+        yield* Kido.stop("a1")
+        const again = yield* Kido.start(Assistant, { id: "a1", durability })
+        assert.deepStrictEqual((yield* AgentServer.state(again)).state as unknown, {
+          apiKey: "sk-from-env",
+          turns: 1,
+          scratch: { notes: [] }
+        })
+      } finally {
+        delete process.env.API_KEY
+      }
     }).pipe(Effect.provide(Kido.layer()), Effect.provide(Storage.Storage.layerMemory())))
 })
