@@ -34,6 +34,7 @@ import type { Executor } from "./DirectiveInterpreter.ts"
 import * as Dispatch from "./Dispatch.ts"
 import * as ExitReason from "./ExitReason.ts"
 import type * as Inspection from "./Inspection.ts"
+import * as keyed from "./internal/keyed.ts"
 import { Kido } from "./internal/kido.ts"
 import * as internal from "./internal/runtime.ts"
 import * as supervision from "./internal/supervisor.ts"
@@ -365,3 +366,161 @@ export const inspect: Effect.Effect<PubSub.Subscription<Inspection.Event>, never
 export const events: Stream.Stream<Inspection.Event, never, Kido> = Stream.unwrap(
   Effect.map(inspect, Stream.fromSubscription)
 )
+
+/**
+ * A checkpoint that {@link recover} found but did not start: `reason` is its status (`"stopped"`: stopped for
+ * good; `"passivated"`: stopped because it was idle, it comes back on its next signal) or `"live"` (an agent
+ * with that id already runs).
+ *
+ * @example
+ * ```ts
+ * import type { Kido } from "@kido/runtime"
+ *
+ * const skipped: Kido.RecoverySkipped = { key: { agentId: "cart-1" }, agent: "cart", reason: "stopped" }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RecoverySkipped {
+  readonly key: Storage.Key
+  readonly agent: string
+  readonly reason: "stopped" | "passivated" | "live"
+}
+
+/**
+ * A checkpoint that {@link recover} could not restore: `agent` is the definition's name (`undefined` when the
+ * checkpoint could not even be read), `error` why: a `Storage.CorruptRecord` or `Storage.StorageFailed` reading
+ * it, or the start's error (`RuntimeError.CheckpointUnreadable`, `CheckpointFailed`, ...).
+ *
+ * @example
+ * ```ts
+ * import type { Kido } from "@kido/runtime"
+ *
+ * const describe = (failed: Kido.RecoveryFailed) => `${failed.key.agentId}: ${failed.error.message}`
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RecoveryFailed {
+  readonly key: Storage.Key
+  readonly agent: string | undefined
+  readonly error: StartError | Storage.StorageError
+}
+
+/**
+ * What {@link recover} did: the agents it `started` (in storage order: by partition, then id), the checkpoints
+ * it `skipped` and those that `failed`.
+ *
+ * @example
+ * ```ts
+ * import type { Kido } from "@kido/runtime"
+ *
+ * const summary = (r: Kido.Recovery) =>
+ *   `${r.started.length} restored, ${r.skipped.length} left down, ${r.failed.length} failed`
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Recovery {
+  readonly started: ReadonlyArray<AgentRef>
+  readonly skipped: ReadonlyArray<RecoverySkipped>
+  readonly failed: ReadonlyArray<RecoveryFailed>
+}
+
+/**
+ * The options of {@link recover}: `partition` (only the checkpoints of that partition; default: all of them)
+ * and `start`, the start options of every agent it starts (as for {@link start}, without `id` and `partition`,
+ * which come from the checkpoint's key; `durability` defaults to `{ mode: "checkpoint" }`). A checkpoint keeps
+ * the agent's state, not the options it was started with: give them here.
+ *
+ * @example
+ * ```ts
+ * import type { Kido } from "@kido/runtime"
+ *
+ * const options: Kido.RecoverOptions = { partition: "acme", start: { mailbox: { capacity: 64 } } }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RecoverOptions {
+  readonly partition?: string | undefined
+  readonly start?: Omit<StartOptions, "id" | "partition"> | undefined
+}
+
+/**
+ * Boot recovery: starts again every durable agent that was running when its process ended. It lists the
+ * checkpoints in storage (the `Storage.Storage` in context, else the instance's) and starts, one after the
+ * other, each one written by one of `definitions` (matched by name) whose status says it was running: a
+ * durable agent is marked running when it starts and stays so when the instance shuts down or the process
+ * dies, while stopping it for good marks it `"stopped"` and passivating it `"passivated"`; those stay down (a
+ * keyed set brings a passivated agent back on its next signal). Checkpoints of other definitions are left alone.
+ *
+ * One bad checkpoint does not stop the others: a checkpoint that cannot be read or restored is reported in
+ * `failed` (and logged as a warning), and recovery goes on. The effect fails only when its input is invalid
+ * (`InvalidStartOptions`: `definitions`, `partition`, `start.*`, or `storage` when there is no storage) or the
+ * keys cannot be listed (`Storage.StorageError`). Running it twice starts nothing twice (live agents are
+ * skipped).
+ *
+ * This is eager recovery. Keyed agents (`Keyed.make`) also recover lazily: a key's agent is restored when it is
+ * first used.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Agent } from "@kido/core"
+ * import { Kido, Storage } from "@kido/runtime"
+ *
+ * const Cart = Agent.make({ name: "cart", state: Schema.Struct({}) })
+ * const Billing = Agent.make({ name: "billing", state: Schema.Struct({}) })
+ *
+ * const boot = Effect.gen(function*() {
+ *   const recovery = yield* Kido.recover([Cart, Billing])
+ *   yield* Effect.log(`restored ${recovery.started.length} agents, ${recovery.failed.length} failed`)
+ * }).pipe(Effect.provide(Kido.layer()), Effect.provide(Storage.Storage.layerSqlite({ filename: "agents.db" })))
+ * ```
+ *
+ * @category lifecycle
+ * @since 0.1.0
+ */
+export const recover = (
+  definitions: Agent.Definition<any> | Iterable<Agent.Definition<any>>,
+  options?: RecoverOptions
+): Effect.Effect<Recovery, RuntimeError.InvalidStartOptions | Storage.StorageError, Kido> =>
+  Effect.flatMap(
+    Kido,
+    (instance) =>
+      Effect.withFiber((fiber): Effect.Effect<Recovery, RuntimeError.InvalidStartOptions | Storage.StorageError> => {
+        const byName = keyed.definitionsByName(definitions)
+        if (byName instanceof RuntimeError.InvalidStartOptions) return Effect.fail(byName)
+        if (options !== undefined && (typeof options !== "object" || options === null)) {
+          return Effect.fail(internal.invalid("options", `must be an object, got ${internal.show(options)}`))
+        }
+        const partition = keyed.checkPartition(options?.partition)
+        if (partition instanceof RuntimeError.InvalidStartOptions) return Effect.fail(partition)
+        const input = keyed.checkStartOptions(instance, options?.start, "start")
+        if (input instanceof RuntimeError.InvalidStartOptions) return Effect.fail(input)
+        const storage = keyed.storageOf(fiber, instance)
+        if (storage === undefined) {
+          return Effect.fail(internal.invalid(
+            "storage",
+            "Kido.recover needs a Storage.Storage service in its context or in the context of Kido.layer"
+          ))
+        }
+        const durableInput = keyed.durableInput(input)
+        return Effect.map(
+          keyed.recover(instance, storage, byName, partition, (definition, key) =>
+            internal.startSupervised(
+              instance,
+              definition,
+              key.partition === undefined
+                ? { ...durableInput, id: key.agentId }
+                : { ...durableInput, id: key.agentId, partition: key.partition }
+            ).pipe(Effect.provideService(Storage.Storage, storage))),
+          (recovery): Recovery => recovery
+        )
+      })
+  )

@@ -25,6 +25,9 @@ export * as ExitReason from "./ExitReason.ts"
 /** The inspection stream's events. */
 export * as Inspection from "./Inspection.ts"
 
+/** Keyed agents: one durable agent per key, started on first use, passivated when idle, restored on demand. */
+export * as Keyed from "./Keyed.ts"
+
 /** The Kido instance: where agents run, and how they are found. */
 export * as Kido from "./Kido.ts"
 
