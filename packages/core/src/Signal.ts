@@ -1321,16 +1321,28 @@ export const withTraceContext: {
  * @since 0.1.0
  */
 export const withCurrentSpan = <D>(signal: Signal<D>): Effect.Effect<Signal<D>> =>
-  Effect.map(Effect.option(Effect.currentSpan), (span) => {
-    if (Option.isNone(span)) return signal
-    const traceparent = `00-${span.value.traceId}-${span.value.spanId}-${span.value.sampled ? "01" : "00"}`
-    if (internal.checkTraceparent(traceparent) !== undefined) return signal
-    const previous = ownString(signal.extensions, "traceparent")
-    const tracestate = previous !== undefined && previous.slice(3, 35) === span.value.traceId
-      ? ownString(signal.extensions, "tracestate")
-      : undefined
-    return withTrace(signal, traceparent, tracestate)
-  })
+  Effect.map(
+    Effect.option(Effect.currentSpan),
+    (span) => Option.isNone(span) ? signal : withSpanNow(signal, span.value)
+  )
+
+/**
+ * `withCurrentSpan` for a given span, synchronously (the runtime knows the span of the directive it runs).
+ *
+ * @internal
+ */
+export const withSpanNow = <D>(
+  signal: Signal<D>,
+  span: { readonly traceId: string; readonly spanId: string; readonly sampled: boolean }
+): Signal<D> => {
+  const traceparent = `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+  if (internal.checkTraceparent(traceparent) !== undefined) return signal
+  const previous = ownString(signal.extensions, "traceparent")
+  const tracestate = previous !== undefined && previous.slice(3, 35) === span.traceId
+    ? ownString(signal.extensions, "tracestate")
+    : undefined
+  return withTrace(signal, traceparent, tracestate)
+}
 
 // -----------------------------------------------------------------------------
 // Typed signals

@@ -1476,10 +1476,14 @@ const commitChecked = (
     signalDone(server, signal, request, next, 0)
     return Effect.void
   }
-  return Effect.map(
-    runDirectives(server, directives, signal),
-    () => signalDone(server, signal, request, next, directives.length)
-  )
+  // the loop's fiber runs this (directives carried out at once make no effect)
+  const ran = runDirectives(server, directives, signal, server.fiber)
+  if (Exit.isExit(ran)) {
+    if (Exit.isFailure(ran)) return ran
+    signalDone(server, signal, request, next, directives.length)
+    return Effect.void
+  }
+  return Effect.map(ran, () => signalDone(server, signal, request, next, directives.length))
 }
 
 const signalDone = (
@@ -1786,54 +1790,110 @@ const emitErrorSignal = (
 
 const selfTarget: ReadonlyArray<Directive.DispatchTarget> = [{ _tag: "Self" }]
 
+/**
+ * Runs an item's directives in order, until a `Stop`. Synchronous (an `Exit` comes back) when every directive
+ * was carried out at once, as an emit to a running agent is; `fiber` is the current fiber (looked up when not
+ * given).
+ */
 const runDirectives = (
   server: Server,
   directives: ReadonlyArray<Directive.Directive>,
-  signal: Signal.Signal | undefined
+  signal: Signal.Signal | undefined,
+  fiber?: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    for (const directive of directives) {
-      if (directive._tag === "Error") {
-        yield* handleError(server, directive.error, directive.context, signal)
-        continue
-      }
-      const halt = yield* runDirective(server, directive, signal)
-      if (halt) return
-    }
-  })
+  fiber === undefined
+    ? Effect.withFiber((current) => runDirectivesFrom(server, directives, signal, 0, current))
+    : runDirectivesFrom(server, directives, signal, 0, fiber)
 
-/** Runs one directive; `true` when the rest of the list must not run (a `Stop`). */
+const runDirectivesFrom = (
+  server: Server,
+  directives: ReadonlyArray<Directive.Directive>,
+  signal: Signal.Signal | undefined,
+  start: number,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<void> => {
+  for (let i = start; i < directives.length; i++) {
+    const directive = directives[i]!
+    const next = i + 1
+    if (directive._tag === "Error") {
+      return Effect.flatMap(
+        handleError(server, directive.error, directive.context, signal),
+        () => runDirectivesFrom(server, directives, signal, next, fiber)
+      )
+    }
+    const ran = runDirective(server, directive, signal, fiber)
+    if (Exit.isExit(ran)) {
+      if (Exit.isFailure(ran)) return ran as Exit.Exit<never>
+      if (ran.value) return Effect.void
+      continue
+    }
+    return Effect.flatMap(
+      ran,
+      (halt) => halt ? Effect.void : runDirectivesFrom(server, directives, signal, next, fiber)
+    )
+  }
+  return Effect.void
+}
+
+/** Runs one directive in its span; `true` when the rest of the list must not run (a `Stop`). */
 const runDirective = (
   server: Server,
   directive: Directive.Directive,
-  signal: Signal.Signal | undefined
+  signal: Signal.Signal | undefined,
+  fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<boolean> => {
-  const tag = directive._tag
-  const clock = server.instance.clock
-  const body = Effect.suspend(() => {
-    const started = clock.currentTimeMillisUnsafe()
-    return Effect.flatMap(Effect.exit(execute(server, directive, signal)), (exit) => {
-      const elapsed = clock.currentTimeMillisUnsafe() - started
-      return Effect.andThen(
-        Metric.update(durationOf(tag), elapsed),
-        Effect.suspend(() => {
-          if (Exit.isSuccess(exit)) {
-            publish(server, () => ({ _tag: "DirectiveExecuted", directive: tag }))
-            return Effect.succeed(exit.value)
-          }
-          const failure = Cause.findErrorOption(exit.cause)
-          // A defect or an interruption of an executor crashes the agent (an abnormal exit).
-          if (Option.isNone(failure)) return Effect.failCause(exit.cause as Cause.Cause<never>)
-          return Effect.as(reportDirectiveFailures(server, tag, failure.value, signal), false)
-        })
-      )
-    })
-  })
-  if (!server.instance.tracing) return body
-  return Effect.withSpan(body, "kido.agent.directive", {
-    captureStackTrace: false,
-    attributes: { "kido.agent.id": server.id, "kido.agent.name": server.name, "kido.directive": tag }
-  })
+  if (!server.instance.tracing) return directiveBody(server, directive, signal, fiber, undefined)
+  return withSignalSpan(
+    fiber,
+    "kido.agent.directive",
+    { "kido.agent.id": server.id, "kido.agent.name": server.name, "kido.directive": directive._tag },
+    Context.getOrUndefined(fiber.context, Tracer.ParentSpan),
+    (span) => directiveBody(server, directive, signal, fiber, span)
+  )
+}
+
+/** Carries out one directive, timed (`kido_directive_duration_ms`), and reports how it went. */
+const directiveBody = (
+  server: Server,
+  directive: Directive.Directive,
+  signal: Signal.Signal | undefined,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  span: Tracer.Span | undefined
+): Effect.Effect<boolean> => {
+  const started = server.instance.clock.currentTimeMillisUnsafe()
+  let result: Effect.Effect<boolean, unknown>
+  try {
+    result = execute(server, directive, signal, span)
+  } catch (defect) {
+    result = Effect.die(defect)
+  }
+  if (Exit.isExit(result)) {
+    return directiveDone(server, directive._tag, started, result as Exit.Exit<boolean, unknown>, signal, fiber)
+  }
+  return Effect.flatMap(
+    Effect.exit(result),
+    (exit) => directiveDone(server, directive._tag, started, exit, signal, fiber)
+  )
+}
+
+const directiveDone = (
+  server: Server,
+  tag: string,
+  started: number,
+  exit: Exit.Exit<boolean, unknown>,
+  signal: Signal.Signal | undefined,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<boolean> => {
+  // metrics are updated in place (what Metric.update does, without an effect per directive)
+  durationOf(tag).updateUnsafe(server.instance.clock.currentTimeMillisUnsafe() - started, fiber.context)
+  if (Exit.isSuccess(exit)) {
+    publish(server, () => ({ _tag: "DirectiveExecuted", directive: tag }))
+    return exit as Exit.Exit<boolean>
+  }
+  const failure = Cause.findErrorOption(exit.cause)
+  // A defect or an interruption of an executor crashes the agent (an abnormal exit).
+  if (Option.isNone(failure)) return Effect.failCause(exit.cause as Cause.Cause<never>)
+  return Effect.as(reportDirectiveFailures(server, tag, failure.value, signal), false)
 }
 
 const toDirectiveFailed = (server: Server, tag: string, error: unknown): RuntimeError.DirectiveFailed =>
@@ -1857,14 +1917,20 @@ const reportDirectiveFailures = (server: Server, tag: string, error: unknown, si
   })
 
 /** Carries out one directive. Fails with a `DirectiveFailed` (or a list of them, one per failed target). */
+/** `false` (the list goes on), as an `Exit`: a directive carried out at once. */
+const goOn: Exit.Exit<boolean> = Exit.succeed(false)
+
 const execute = (
   server: Server,
   directive: Directive.Directive,
-  signal: Signal.Signal | undefined
+  signal: Signal.Signal | undefined,
+  span: Tracer.Span | undefined
 ): Effect.Effect<boolean, unknown> => {
   switch (directive._tag) {
-    case "Emit":
-      return Effect.as(executeEmit(server, directive), false)
+    case "Emit": {
+      const emitted = executeEmit(server, directive, span)
+      return emitted === Effect.void ? goOn : Effect.as(emitted, false)
+    }
     case "Schedule":
       return Effect.as(executeSchedule(server, directive), false)
     case "Cron":
@@ -1961,15 +2027,45 @@ const runEmitHooks = (server: Server, emit: Directive.Emit) =>
     return current
   })
 
-const executeEmit = (server: Server, given: Directive.Emit) =>
-  Effect.gen(function*() {
-    const directive = server.hasEmitHooks ? yield* runEmitHooks(server, given) : given
-    const explicit = Directive.dispatchTargets(directive)
-    const targets = explicit.length > 0 ? explicit : server.options.defaultDispatch ?? selfTarget
-    const signal = server.instance.tracing ? yield* Signal.withCurrentSpan(directive.signal) : directive.signal
-    const failures = yield* deliverAll(server, targets, signal)
-    if (failures.length > 0) return yield* Effect.fail(failures)
-  })
+/**
+ * Sends an emitted signal to its targets (the agent itself when none is given), with the trace context of
+ * `span` (the directive's) when tracing. Synchronous when it can be: to agents of this instance that take it.
+ */
+const executeEmit = (
+  server: Server,
+  given: Directive.Emit,
+  span: Tracer.Span | undefined
+): Effect.Effect<void, RuntimeError.DirectiveFailed | ReadonlyArray<RuntimeError.DirectiveFailed>> =>
+  server.hasEmitHooks
+    ? Effect.flatMap(runEmitHooks(server, given), (directive) => emitTo(server, directive, span))
+    : emitTo(server, given, span)
+
+const emitTo = (
+  server: Server,
+  directive: Directive.Emit,
+  span: Tracer.Span | undefined
+): Effect.Effect<void, ReadonlyArray<RuntimeError.DirectiveFailed>> => {
+  const explicit = Directive.dispatchTargets(directive)
+  const targets = explicit.length > 0 ? explicit : server.options.defaultDispatch ?? selfTarget
+  if (!server.instance.tracing) return deliverTo(server, targets, directive.signal)
+  if (span !== undefined) return deliverTo(server, targets, Signal.withSpanNow(directive.signal, span))
+  return Effect.flatMap(Signal.withCurrentSpan(directive.signal), (signal) => deliverTo(server, targets, signal))
+}
+
+const deliverTo = (
+  server: Server,
+  targets: ReadonlyArray<Directive.DispatchTarget>,
+  signal: Signal.Signal
+): Effect.Effect<void, ReadonlyArray<RuntimeError.DirectiveFailed>> => {
+  if (targets.length === 1) {
+    const sent = deliver(server, targets[0]!, signal)
+    return sent === Effect.void ? Effect.void : Effect.mapError(sent, (failure) => [failure])
+  }
+  return Effect.flatMap(
+    deliverAll(server, targets, signal),
+    (failures) => failures.length > 0 ? Effect.fail(failures) : Effect.void
+  )
+}
 
 const deliverAll = (
   server: Server,
@@ -2005,8 +2101,10 @@ const deliver = (
         ...(error === undefined ? {} : { error })
       })
     )
-  const wrap = <E extends { readonly message: string }>(effect: Effect.Effect<unknown, E>) =>
-    Effect.catch(Effect.asVoid(effect), (error) => fail(error.message, error))
+  const wrap = <E extends { readonly message: string }>(
+    effect: Effect.Effect<unknown, E>
+  ): Effect.Effect<void, RuntimeError.DirectiveFailed> =>
+    effect === Effect.void ? Effect.void : Effect.catch(Effect.asVoid(effect), (error) => fail(error.message, error))
   switch (target._tag) {
     case "Self":
       return wrap(enqueueSelf(server, signal, signal))

@@ -51,18 +51,19 @@ const bigint0 = BigInt(0)
  * `parent` (a root span without one). Equivalent to
  * `Effect.withSpan(Effect.suspend(body), name, { captureStackTrace: false, attributes, parent | root })`.
  */
-export const withSignalSpan = (
+export const withSignalSpan = <A>(
   fiber: Fiber.Fiber<unknown, unknown>,
   name: string,
   attributes: { readonly [key: string]: unknown },
   parent: Tracer.AnySpan | undefined,
-  body: () => Effect.Effect<void>
-): Effect.Effect<void> => {
+  /** Gets the span, when it was made here (`undefined`: it is `Effect.withSpan`'s, the current span). */
+  body: (span: Tracer.Span | undefined) => Effect.Effect<A>
+): Effect.Effect<A> => {
   const settings = settingsOf(fiber)
   const tracer = settings.tracer
   if (tracer === undefined) {
     return Effect.withSpan(
-      Effect.suspend(body),
+      Effect.suspend(() => body(undefined)),
       name,
       parent === undefined
         ? { captureStackTrace: false, attributes, root: true }
@@ -92,9 +93,9 @@ export const withSignalSpan = (
     if (span.status._tag === "Ended") return
     span.end(timing ? clock.currentTimeNanosUnsafe() : bigint0, exit)
   }
-  let result: Effect.Effect<void>
+  let result: Effect.Effect<A>
   try {
-    result = body()
+    result = body(span)
   } catch (defect) {
     result = Effect.die(defect)
   }
