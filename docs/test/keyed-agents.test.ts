@@ -79,7 +79,9 @@ describe("docs/keyed-agents.md", () => {
       const stored = Option.getOrThrow(
         yield* storage.checkpoints.get({ agentId: "user-42", partition: carts.partition })
       )
-      assert.deepStrictEqual([stored.state, stored.metadata], [{ items: ["tea"] }, { status: "passivated" }])
+      assert.deepStrictEqual([stored.state, (stored.metadata as { readonly status: string }).status], [{
+        items: ["tea"]
+      }, "passivated"])
 
       const again = yield* carts.call("user-42", milk)
       assert.deepStrictEqual(again.state.items, ["tea", "milk"])

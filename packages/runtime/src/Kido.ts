@@ -510,16 +510,19 @@ export const recover = (
             "Kido.recover needs a Storage.Storage service in its context or in the context of Kido.layer"
           ))
         }
-        const durableInput = keyed.durableInput(input)
         return Effect.map(
-          keyed.recover(instance, storage, byName, partition, (definition, key) =>
-            internal.startSupervised(
+          keyed.recover(instance, storage, byName, partition, (definition, key, stored) => {
+            // the durability given, else the one the agent ran with, else the instance's, else checkpoints
+            const durability = input.durability ?? stored ?? instance.defaults.durability ?? { mode: "checkpoint" }
+            const given = { ...input, durability }
+            return internal.startSupervised(
               instance,
               definition,
               key.partition === undefined
-                ? { ...durableInput, id: key.agentId }
-                : { ...durableInput, id: key.agentId, partition: key.partition }
-            ).pipe(Effect.provideService(Storage.Storage, storage))),
+                ? { ...given, id: key.agentId }
+                : { ...given, id: key.agentId, partition: key.partition }
+            ).pipe(Effect.provideService(Storage.Storage, storage))
+          }),
           (recovery): Recovery => recovery
         )
       })

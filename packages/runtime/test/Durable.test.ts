@@ -79,18 +79,20 @@ describe("durable agents (checkpoint mode)", () => {
           1,
           { count: 5 },
           3,
-          { status: "running" }
+          { status: "running", durability: { mode: "checkpoint", missedRuns: "runOnce" } }
         ])
         yield* AgentServer.stop(ref)
         // stopping keeps the checkpoint, marked stopped: the agent comes back with its state (the given state is
         // ignored), marked running again
         const stopped = yield* getCheckpoint("c1")
-        assert.deepStrictEqual([stopped.state, stopped.revision, stopped.metadata], [{ count: 5 }, 4, {
-          status: "stopped"
-        }])
+        assert.deepStrictEqual([stopped.state, stopped.revision, (stopped.metadata as any).status], [
+          { count: 5 },
+          4,
+          "stopped"
+        ])
         const again = yield* Kido.start(Counter, { id: "c1", state: { count: 100 } })
         assert.strictEqual(yield* countOf(again), 5)
-        assert.deepStrictEqual((yield* getCheckpoint("c1")).metadata, { status: "running" })
+        assert.strictEqual(((yield* getCheckpoint("c1")).metadata as any).status, "running")
         yield* increment(again, 1)
         assert.strictEqual((yield* getCheckpoint("c1")).revision, 6)
       })
@@ -219,12 +221,18 @@ describe("durable agents (checkpoint mode)", () => {
         })
         const ref = yield* Kido.start(CounterV3, { id: "c1" })
         assert.deepStrictEqual((yield* AgentServer.state(ref)).state, { count: 4, label: "from v2: 4" })
+        // written back as v3 at once (marked running with its durability: revision 2)
+        const migrated = yield* getCheckpoint("c1")
+        assert.deepStrictEqual([migrated.stateVersion, migrated.state, migrated.revision], [3, {
+          count: 4,
+          label: "from v2: 4"
+        }, 2])
         yield* Effect.flatMap(sig("increment", { amount: 1 }), (signal) => AgentServer.call(ref, signal))
         const stored = yield* getCheckpoint("c1")
         assert.deepStrictEqual([stored.stateVersion, stored.state, stored.revision], [
           3,
           { count: 5, label: "from v2: 4" },
-          2
+          3
         ])
       })
     )

@@ -63,7 +63,8 @@ describe("durable agents (journal mode)", () => {
         const first = yield* getCheckpoint("c1")
         assert.deepStrictEqual([first.state, first.journalSequence, first.metadata], [{ count: 0 }, 0, {
           status: "running",
-          journal: true
+          journal: true,
+          durability: { mode: "journal", checkpointEvery: 3, missedRuns: "runOnce" }
         }])
         const entries = yield* journalOf("c1")
         assert.deepStrictEqual(entries.map((e) => e.sequence), [1, 2])
@@ -252,7 +253,10 @@ describe("durable agents (journal mode)", () => {
           yield* increment(ref, 10)
           // now a checkpoint-mode agent: the next change is checkpointed, no more journal metadata
           const checkpoint = yield* getCheckpoint("c1")
-          assert.deepStrictEqual([checkpoint.state, checkpoint.metadata], [{ count: 20 }, { status: "running" }])
+          assert.deepStrictEqual([checkpoint.state, checkpoint.metadata], [{ count: 20 }, {
+            status: "running",
+            durability: { mode: "checkpoint", missedRuns: "runOnce" }
+          }])
           return restored
         }),
         { durability: { mode: "checkpoint" } }

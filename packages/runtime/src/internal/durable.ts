@@ -59,6 +59,8 @@ export interface Metadata {
   readonly timers?: { readonly [signalId: string]: StoredTimer } | undefined
   /** When each cron job (declared or from a directive) last ran: the tick processed last, by job id. */
   readonly runs?: { readonly [jobId: string]: number } | undefined
+  /** The durability the agent ran with (boot recovery starts it with the same). */
+  readonly durability?: Mode | undefined
 }
 
 const statuses: ReadonlySet<string> = new Set<Status>(["running", "stopped", "passivated"])
@@ -105,7 +107,18 @@ export const readMetadata = (json: Storage.Json): Metadata => {
   if (timers !== undefined) metadata.timers = timers
   const runs = entriesOf<number>(record["runs"], (n) => typeof n === "number")
   if (runs !== undefined) metadata.runs = runs
+  const durability = readMode(record["durability"])
+  if (durability !== undefined) metadata.durability = durability
   return metadata
+}
+
+const readMode = (u: unknown): Mode | undefined => {
+  if (!isRecord(u) || (u.missedRuns !== "runOnce" && u.missedRuns !== "skip")) return undefined
+  if (u.mode === "checkpoint") return { mode: "checkpoint", missedRuns: u.missedRuns }
+  return u.mode === "journal" && typeof u.checkpointEvery === "number" && Number.isSafeInteger(u.checkpointEvery) &&
+      u.checkpointEvery >= 1
+    ? { mode: "journal", checkpointEvery: u.checkpointEvery, missedRuns: u.missedRuns }
+    : undefined
 }
 
 /** A tick of a cron job being processed: which job, and when it was due. */
@@ -180,6 +193,7 @@ export const scheduleChanges = (
   if (!changed) return undefined
   const next: { -readonly [K in keyof Metadata]: Metadata[K] } = { status: metadata.status }
   if (metadata.journal === true) next.journal = true
+  if (metadata.durability !== undefined) next.durability = metadata.durability
   if (crons !== undefined && Object.keys(crons).length > 0) next.crons = crons
   if (timers !== undefined && Object.keys(timers).length > 0) next.timers = timers
   if (runs !== undefined && Object.keys(runs).length > 0) next.runs = runs
@@ -202,35 +216,72 @@ export interface Durable {
   journalSequence: number
   /** The cron ticks fired and not processed yet (the signal or instruction request enqueued for each). */
   readonly ticks: WeakMap<object, Tick>
+  /** The ids of the pending `Schedule`s that fired (their signal is queued) and were not processed yet. */
+  readonly fired: Set<string>
+  /** The last outbox sequence being sent again as the agent started (later signals do not remove these). */
+  outboxResent: number
+  /** The outbox entries of the item being processed (its emits), and how many of them were sent so far. */
+  outboxPending: number
+  outboxSent: number
+  /** Cron ticks fired and queued, not processed yet, by job id (no catch-up tick for a job with one). */
+  readonly queuedTicks: Map<string, number>
 }
 
 export const makeDurable = (
   storage: Storage.Storage["Service"],
   key: Storage.Key,
   mode: Mode,
-  restored: Restored | undefined
+  restored: Restored | undefined,
+  definition: Agent.Definition<any>,
+  now: number
 ): Durable => ({
   storage,
   key,
   mode,
   revision: restored?.revision ?? 0,
-  metadata: runningMetadata(mode, restored?.metadata),
+  metadata: runningMetadata(mode, restored?.metadata, definition, now),
   passivating: false,
   journalRevision: restored?.journalRevision ?? 0,
   journalSequence: restored?.journalSequence ?? 0,
-  ticks: new WeakMap()
+  ticks: new WeakMap(),
+  fired: new Set(),
+  outboxResent: 0,
+  outboxPending: 0,
+  outboxSent: 0,
+  queuedTicks: new Map()
 })
 
-/** The metadata of an agent that runs in `mode`, keeping the schedules of what was stored. */
-export const runningMetadata = (mode: Mode, stored: Metadata | undefined): Metadata => {
-  const metadata: { -readonly [K in keyof Metadata]: Metadata[K] } = { ...stored, status: "running" }
+/**
+ * The metadata of an agent that runs in `mode`, keeping the schedules of what was stored; a declared cron
+ * schedule that never ran counts from `now` (so that the ticks it misses while the agent is down are seen).
+ */
+export const runningMetadata = (
+  mode: Mode,
+  stored: Metadata | undefined,
+  definition: Agent.Definition<any>,
+  now: number
+): Metadata => {
+  const metadata: { -readonly [K in keyof Metadata]: Metadata[K] } = { ...stored, status: "running", durability: mode }
   if (mode.mode === "journal") metadata.journal = true
   else delete metadata.journal
+  let runs = metadata.runs
+  for (const schedule of definition.schedules) {
+    if (schedule._tag === "Cron" && (runs === undefined || !Object.hasOwn(runs, schedule.jobId))) {
+      runs = { ...runs, [schedule.jobId]: now }
+    }
+  }
+  if (runs !== undefined) metadata.runs = runs
   return metadata
 }
 
 /** Whether two metadata records say the same about status and journalling (a start need not write). */
-export const sameRun = (a: Metadata, b: Metadata): boolean => a.status === b.status && a.journal === b.journal
+export const sameRun = (a: Metadata, b: Metadata): boolean =>
+  a.status === b.status && a.journal === b.journal && sameMode(a.durability, b.durability)
+
+const sameMode = (a: Mode | undefined, b: Mode | undefined): boolean =>
+  a === b ||
+  (a !== undefined && b !== undefined && a.mode === b.mode && a.missedRuns === b.missedRuns &&
+    (a.mode === "checkpoint" || a.checkpointEvery === (b as typeof a).checkpointEvery))
 
 /**
  * Writes `state` as the agent's checkpoint (encoded, with the definition's version and name, the metadata,
@@ -313,7 +364,9 @@ export const restore = (
   storage: Storage.Storage["Service"],
   key: Storage.Key,
   id: string,
-  mode: Mode
+  mode: Mode,
+  /** The agent's `actionTimeout`: replayed signals run as they ran (a signal that timed out times out again). */
+  actionTimeoutMillis?: number | undefined
 ): Effect.Effect<
   Restored | undefined,
   RuntimeError.CheckpointUnreadable
@@ -396,7 +449,7 @@ export const restore = (
       }
       return Effect.flatMap(
         decoded,
-        (agent) => replay(definition, storage, key, agent, checkpoint.journalSequence, unreadable)
+        (agent) => replay(definition, storage, key, agent, checkpoint.journalSequence, unreadable, actionTimeoutMillis)
       )
         .pipe(
           Effect.flatMap((replayed) =>
@@ -418,7 +471,8 @@ const replay = (
   key: Storage.Key,
   agent: Agent.Agent<any>,
   after: number,
-  unreadable: (reason: string, cause?: unknown) => RuntimeError.CheckpointUnreadable
+  unreadable: (reason: string, cause?: unknown) => RuntimeError.CheckpointUnreadable,
+  actionTimeoutMillis: number | undefined
 ): Effect.Effect<Agent.Agent<any>, RuntimeError.CheckpointUnreadable> =>
   Effect.gen(function*() {
     const entries = yield* Effect.mapError(
@@ -434,7 +488,11 @@ const replay = (
           signal.failure
         )
       }
-      const [next] = yield* definition.handle(current, signal.success)
+      const [next] = yield* definition.handle(
+        current,
+        signal.success,
+        actionTimeoutMillis === undefined ? undefined : { timeout: actionTimeoutMillis }
+      )
       current = next
     }
     return current

@@ -59,7 +59,12 @@ export const recover = (
   storage: StorageModule.Storage["Service"],
   definitions: ReadonlyMap<string, Agent.Definition<any>>,
   partition: string | undefined,
-  start: (definition: Agent.Definition<any>, key: StorageModule.Key) => Effect.Effect<
+  /** Starts one agent; `durability` is the one it ran with, when its checkpoint says. */
+  start: (
+    definition: Agent.Definition<any>,
+    key: StorageModule.Key,
+    durability: durable.Mode | undefined
+  ) => Effect.Effect<
     internal.Server,
     internal.StartFailure
   >
@@ -83,7 +88,8 @@ export const recover = (
       const checkpoint = found.success.value
       const definition = definitions.get(checkpoint.agent)
       if (definition === undefined) continue
-      const status = durable.readMetadata(checkpoint.metadata).status
+      const metadata = durable.readMetadata(checkpoint.metadata)
+      const status = metadata.status
       if (status !== "running") {
         skipped.push({ key, agent: checkpoint.agent, reason: status })
         continue
@@ -92,12 +98,17 @@ export const recover = (
         skipped.push({ key, agent: checkpoint.agent, reason: "live" })
         continue
       }
-      const exit = yield* Effect.exit(start(definition, key))
+      const exit = yield* Effect.exit(start(definition, key, metadata.durability))
       if (Exit.isSuccess(exit)) started.push(exit.value)
       else {
         const error = Cause.findErrorOption(exit.cause)
         // a defect or an interruption is not a recovery result: it goes on as it is
         if (Option.isNone(error)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
+        if (error.value._tag === "AgentAlreadyStarted") {
+          // started meanwhile (a keyed get, a start by id): live
+          skipped.push({ key, agent: checkpoint.agent, reason: "live" })
+          continue
+        }
         yield* fail(key, checkpoint.agent, error.value)
       }
     }
@@ -290,7 +301,15 @@ export class KeyedSet {
             ...this.input,
             id: key,
             partition: this.partition
-          })
+          }).pipe(
+            // started meanwhile by someone else (Kido.recover, a start by id): the key's agent when it is ours
+            Effect.catchTag("AgentAlreadyStarted", (error) => {
+              const live = this.instance.registry.get(internal.keyOf(key, this.partition))
+              return live !== undefined && live.definition === this.definition && !live.terminating
+                ? Effect.succeed(live)
+                : Effect.fail(error)
+            })
+          )
         )
       )
       const run = start.pipe(

@@ -847,11 +847,13 @@ const startDurable = (
   const id = input?.id
   if (typeof id === "string" && id !== "") {
     const existing = instance.registry.get(keyOf(id, partition))
-    if (existing !== undefined && existing.status === "stopped") {
-      // it is stopping for good and writing its last checkpoint: that is what this start restores
+    if (existing !== undefined && existing.durable !== undefined && existing.terminating) {
+      // it is stopping for good (and writing its last checkpoint): that is what this start restores
       return Effect.andThen(
         Deferred.await(existing.exited),
-        startDurable(fiber, instance, definition, input, options, declaredSensors, partition, parent, supervision)
+        Effect.suspend(() =>
+          startDurable(fiber, instance, definition, input, options, declaredSensors, partition, parent, supervision)
+        )
       )
     }
     const running = alreadyStarted(instance, id, partition)
@@ -862,7 +864,14 @@ const startDurable = (
   const mode = options.durability!
   const register = (agent: Agent.Agent<any>, restored: durable.Restored | undefined) => {
     const key = durable.keyOf(agent.id, partition)
-    const stored = durable.makeDurable(storage, key, mode, restored)
+    const stored = durable.makeDurable(
+      storage,
+      key,
+      mode,
+      restored,
+      definition,
+      instance.clock.currentTimeMillisUnsafe()
+    )
     const launch = () =>
       registerServer(
         fiber,
@@ -887,7 +896,7 @@ const startDurable = (
     )
   if (typeof id !== "string" || id === "") return fresh()
   return Effect.flatMap(
-    durable.restore(definition, storage, durable.keyOf(id, partition), id, mode),
+    durable.restore(definition, storage, durable.keyOf(id, partition), id, mode, options.actionTimeoutMillis),
     (restored) => restored === undefined ? fresh() : register(restored.agent, restored)
   )
 }
@@ -1101,10 +1110,14 @@ const enqueueSelf = (
  * what arrives is not delivered (the agent, its timers and sensors end together).
  */
 export const enqueueFromSide = (server: Server, item: Item): Effect.Effect<void> =>
-  Effect.flatMap(awaitRoom(server), (room) => {
-    if (!room || !server.mailbox.offer(item)) return Effect.void
+  Effect.asVoid(offerFromSide(server, item))
+
+/** `enqueueFromSide`, telling whether the item was queued (`false`: the agent is gone). */
+const offerFromSide = (server: Server, item: Item): Effect.Effect<boolean> =>
+  Effect.map(awaitRoom(server), (room) => {
+    if (!room || !server.mailbox.offer(item)) return false
     if (!(item instanceof Request)) received(server, item)
-    return Effect.void
+    return true
   })
 
 export const invalidSignal = (u: unknown): Signal.InvalidSignal =>
@@ -1401,7 +1414,10 @@ const signalBody = (server: Server, signal: Signal.Signal, request: CallRequest 
   if (stored !== undefined && stored.mode.mode === "journal") {
     // journal mode: the signal is in the journal before it is processed (a failed append crashes the agent)
     return Effect.flatMap(
-      Effect.catch(durable.journalSignal(stored, signal), (error) => storageFailed(server, error, "journal", signal)),
+      Effect.catch(
+        Effect.uninterruptible(durable.journalSignal(stored, signal)),
+        (error) => storageFailed(server, error, "journal", signal)
+      ),
       () => processSignal(server, signal, request)
     )
   }
@@ -1440,24 +1456,69 @@ const commitSignal = (
   }
   const stored = server.durable
   if (stored !== undefined) {
-    // emitted signals go through the outbox: written with the checkpoint, removed once they were sent
-    const outbox = directives.length === 0 ? undefined : durable.outboxOf(directives)
-    if (outbox instanceof Directive.NotEncodable) return storageFailed(server, outbox, "checkpoint", signal)
-    if (outbox !== undefined) {
-      updateSchedules(server, stored, signal, signal, directives)
-      return Effect.flatMap(
-        writeCheckpoint(server, next, signal, outbox),
-        () => Effect.andThen(commitChecked(server, signal, request, next, directives), clearOutbox(server))
-      )
-    }
-    if (updateSchedules(server, stored, signal, signal, directives) || checkpointNow(stored, server.agent, next)) {
-      return Effect.flatMap(
-        writeCheckpoint(server, next, signal),
-        () => commitChecked(server, signal, request, next, directives)
-      )
+    const persist = persistBeforeCommit(server, stored, signal, signal, next, directives)
+    if (persist !== undefined) {
+      return Effect.flatMap(persistAndCommit(server, persist, next), (outboxed) => {
+        const committed = commitChecked(server, signal, request, next, directives)
+        return outboxed ? Effect.andThen(committed, clearOutbox(server)) : committed
+      })
     }
   }
   return commitChecked(server, signal, request, next, directives)
+}
+
+/**
+ * Writes what is due and commits `next` in one step that cannot be interrupted: a stop that times out while
+ * the write runs waits for it, so that a state in storage is never left uncommitted (the signal would be
+ * processed again, from that state, by the next incarnation).
+ */
+const persistAndCommit = (
+  server: Server,
+  persist: Effect.Effect<boolean>,
+  next: Agent.Agent<any>
+): Effect.Effect<boolean> =>
+  Effect.uninterruptible(Effect.tap(persist, () =>
+    Effect.sync(() => {
+      server.agent = next
+      server.committed = true
+    })))
+
+/**
+ * What a durable agent writes before it commits an item (a signal, or fed-back instructions: `item` is the
+ * request, `signal` undefined) and runs its directives, or `undefined` when nothing is due. A checkpoint is
+ * written when the item emits (its `Emit`s go in the outbox, in the same transaction: succeeds with `true`,
+ * the outbox is to be cleared once they were sent), when the stored schedules change, in checkpoint mode when
+ * the state changed, in journal mode when `checkpointEvery` signals were journalled since the last one, and
+ * for instructions (not journalled) when they changed the state.
+ */
+const persistBeforeCommit = (
+  server: Server,
+  stored: durable.Durable,
+  signal: Signal.Signal | undefined,
+  item: object,
+  next: Agent.Agent<any>,
+  directives: ReadonlyArray<Directive.Directive>
+): Effect.Effect<boolean> | undefined => {
+  const outbox = directives.length === 0 ? undefined : durable.outboxOf(directives)
+  if (outbox instanceof Directive.NotEncodable) return storageFailed(server, outbox, "checkpoint", signal)
+  const scheduled = updateSchedules(server, stored, signal, item, directives)
+  if (outbox !== undefined) {
+    return Effect.as(
+      Effect.tap(writeCheckpoint(server, next, signal, outbox), () =>
+        Effect.sync(() => {
+          stored.outboxPending = outbox.length
+          stored.outboxSent = 0
+        })),
+      true
+    )
+  }
+  const changed = next.state !== server.agent.state
+  const due = signal === undefined
+    ? changed || durable.checkpointDue(stored)
+    : stored.mode.mode === "checkpoint"
+    ? changed
+    : durable.checkpointDue(stored)
+  return scheduled || due ? Effect.as(writeCheckpoint(server, next, signal), false) : undefined
 }
 
 /** The rest of `commitSignal`, once a durable agent's state is checkpointed. */
@@ -1477,7 +1538,7 @@ const commitChecked = (
     return Effect.void
   }
   // the loop's fiber runs this (directives carried out at once make no effect)
-  const ran = runDirectives(server, directives, signal, server.fiber)
+  const ran = runDirectives(server, directives, signal, server.fiber, true)
   if (Exit.isExit(ran)) {
     if (Exit.isFailure(ran)) return ran
     signalDone(server, signal, request, next, directives.length)
@@ -1520,6 +1581,12 @@ const updateSchedules = (
   if (tick === undefined && directives.length === 0 && (signal === undefined || stored.metadata.timers === undefined)) {
     return false
   }
+  if (signal !== undefined) stored.fired.delete(signal.id)
+  if (tick !== undefined) {
+    const queued = (stored.queuedTicks.get(tick.jobId) ?? 1) - 1
+    if (queued > 0) stored.queuedTicks.set(tick.jobId, queued)
+    else stored.queuedTicks.delete(tick.jobId)
+  }
   const next = durable.scheduleChanges(
     stored.metadata,
     signal,
@@ -1531,13 +1598,6 @@ const updateSchedules = (
   stored.metadata = next
   return true
 }
-
-/**
- * Whether a durable agent writes a checkpoint before committing `next`: in checkpoint mode when its state
- * changed, in journal mode when `checkpointEvery` signals were journalled since the last one.
- */
-const checkpointNow = (stored: durable.Durable, agent: Agent.Agent<any>, next: Agent.Agent<any>): boolean =>
-  stored.mode.mode === "checkpoint" ? next.state !== agent.state : durable.checkpointDue(stored)
 
 /**
  * Checkpoints a durable agent's next state (see `durable.putCheckpoint`); in journal mode the journal is then
@@ -1553,9 +1613,13 @@ const writeCheckpoint = (
   outbox?: ReadonlyArray<StorageModule.Json>
 ): Effect.Effect<void> => {
   const stored = server.durable!
+  // In journal mode the signal is durable already (in the journal): a failed checkpoint that carries nothing
+  // else is reported and tried again with the next one; everything else crashes the agent.
+  const survivable = stored.mode.mode === "journal" && signal !== undefined
   const written = Effect.catch(
     durable.putCheckpoint(server.definition, stored, next.state, outbox),
-    (error) => storageFailed(server, error, "checkpoint", signal)
+    (error) =>
+      survivable ? handleError(server, error, "checkpoint", signal) : storageFailed(server, error, "checkpoint", signal)
   )
   if (stored.mode.mode !== "journal") return written
   return Effect.andThen(
@@ -1573,16 +1637,19 @@ const writeCheckpoint = (
  * agent, and the ones of earlier signals were sent or re-sent already); a failure is logged (the entries are
  * then sent again when the agent next starts: receivers deduplicate by signal id).
  */
-const clearOutbox = (server: Server): Effect.Effect<void> => {
-  const stored = server.durable!
-  return Effect.catch(
-    Effect.flatMap(stored.storage.outbox.read(stored.key), (entries) =>
-      entries.length === 0
-        ? Effect.void
-        : stored.storage.outbox.remove(stored.key, entries.map((entry) => entry.sequence))),
-    (error) => Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
-  )
-}
+const clearOutbox = (server: Server): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const stored = server.durable!
+    stored.outboxPending = 0
+    return Effect.catch(
+      Effect.flatMap(stored.storage.outbox.read(stored.key), (entries) => {
+        // entries up to `outboxResent` are being sent again in the background (see redeliverOutbox): its own
+        const sent = entries.flatMap((entry) => entry.sequence > stored.outboxResent ? [entry.sequence] : [])
+        return sent.length === 0 ? Effect.void : stored.storage.outbox.remove(stored.key, sent)
+      }),
+      (error) => Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
+    )
+  })
 
 /**
  * Sends what a durable agent's outbox still holds as it starts (emitted signals committed with a checkpoint
@@ -1592,35 +1659,57 @@ const clearOutbox = (server: Server): Effect.Effect<void> => {
 const redeliverOutbox = (server: Server): Effect.Effect<void> => {
   const stored = server.durable!
   return Effect.catch(
-    Effect.flatMap(stored.storage.outbox.read(stored.key), (entries) => {
-      if (entries.length === 0) return Effect.void
-      return forkBackground(
-        server,
-        Effect.gen(function*() {
-          for (const entry of entries) {
-            const decoded = Directive.decode(entry.data)
-            if (Result.isFailure(decoded) || decoded.success._tag !== "Emit") {
-              yield* handleError(
-                server,
-                Result.isFailure(decoded)
-                  ? decoded.failure
-                  : new Error(`outbox entry ${entry.sequence} is not an Emit`),
-                "outbox",
-                undefined
-              )
-            } else {
-              yield* runDirectives(server, [decoded.success], undefined)
+    Effect.flatMap(stored.storage.outbox.read(stored.key), (all) => {
+      // after a crash in place: the emits the crashed item sent before it crashed are not sent again
+      const sent = stored.outboxPending > 0 ? Math.min(stored.outboxSent, stored.outboxPending) : 0
+      const first = all.length - stored.outboxPending
+      const done = sent > 0 && first >= 0 ? all.slice(first, first + sent) : []
+      stored.outboxPending = 0
+      stored.outboxSent = 0
+      const entries = done.length === 0 ? all : all.filter((entry) => !done.includes(entry))
+      const removed = done.length === 0
+        ? Effect.void
+        : Effect.catch(
+          stored.storage.outbox.remove(stored.key, done.map((entry) => entry.sequence)),
+          (error) =>
+            Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
+        )
+      if (entries.length === 0) return removed
+      stored.outboxResent = Math.max(stored.outboxResent, entries.at(-1)!.sequence)
+      return Effect.andThen(
+        removed,
+        forkBackground(
+          server,
+          Effect.gen(function*() {
+            for (const entry of entries) {
+              const decoded = Directive.decode(entry.data)
+              if (Result.isFailure(decoded) || decoded.success._tag !== "Emit") {
+                yield* handleError(
+                  server,
+                  Result.isFailure(decoded)
+                    ? decoded.failure
+                    : new Error(`outbox entry ${entry.sequence} is not an Emit`),
+                  "outbox",
+                  undefined
+                )
+              } else {
+                yield* runDirectives(server, [decoded.success], undefined)
+              }
             }
-          }
-          yield* Effect.catch(
-            stored.storage.outbox.remove(stored.key, entries.map((entry) => entry.sequence)),
-            (error) =>
-              Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
-          )
-        })
+            yield* Effect.catch(
+              stored.storage.outbox.remove(stored.key, entries.map((entry) => entry.sequence)),
+              (error) =>
+                Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
+            )
+          })
+        )
       )
     }),
-    (error) => handleError(server, error, "outbox", undefined)
+    (error) => {
+      // what is there could not be read: nothing is removed from it until the agent starts again
+      stored.outboxResent = Number.MAX_SAFE_INTEGER
+      return handleError(server, error, "outbox", undefined)
+    }
   )
 }
 
@@ -1658,16 +1747,15 @@ const handleInstructions = (server: Server, request: InstructionRequest): Effect
     if (server.options.onDefect === "crash") yield* crashOnDefect(directives)
     // instructions are not journalled: a durable agent checkpoints the state they changed at once
     const stored = server.durable
-    if (stored !== undefined) {
-      const scheduled = updateSchedules(server, stored, undefined, request, directives)
-      if (scheduled || next.state !== server.agent.state || durable.checkpointDue(stored)) {
-        yield* writeCheckpoint(server, next, undefined)
-      }
-    }
+    const persist = stored === undefined
+      ? undefined
+      : persistBeforeCommit(server, stored, undefined, request, next, directives)
+    const outboxed = persist === undefined ? false : yield* persistAndCommit(server, persist, next)
     server.agent = next
     server.committed = true
     server.processed++
-    if (directives.length > 0) yield* runDirectives(server, directives, undefined)
+    if (directives.length > 0) yield* runDirectives(server, directives, undefined, undefined, outboxed)
+    if (outboxed) yield* clearOutbox(server)
     if (server.waiters !== undefined && server.waiters.size > 0) checkWaiters(server)
     publish(server, () => ({
       _tag: "SignalProcessed",
@@ -1799,18 +1887,21 @@ const runDirectives = (
   server: Server,
   directives: ReadonlyArray<Directive.Directive>,
   signal: Signal.Signal | undefined,
-  fiber?: Fiber.Fiber<unknown, unknown>
+  fiber?: Fiber.Fiber<unknown, unknown>,
+  /** The directives of the item being processed: a durable agent counts its emits sent (see `outboxSent`). */
+  own = false
 ): Effect.Effect<void> =>
   fiber === undefined
-    ? Effect.withFiber((current) => runDirectivesFrom(server, directives, signal, 0, current))
-    : runDirectivesFrom(server, directives, signal, 0, fiber)
+    ? Effect.withFiber((current) => runDirectivesFrom(server, directives, signal, 0, current, own))
+    : runDirectivesFrom(server, directives, signal, 0, fiber, own)
 
 const runDirectivesFrom = (
   server: Server,
   directives: ReadonlyArray<Directive.Directive>,
   signal: Signal.Signal | undefined,
   start: number,
-  fiber: Fiber.Fiber<unknown, unknown>
+  fiber: Fiber.Fiber<unknown, unknown>,
+  own: boolean
 ): Effect.Effect<void> => {
   for (let i = start; i < directives.length; i++) {
     const directive = directives[i]!
@@ -1818,19 +1909,21 @@ const runDirectivesFrom = (
     if (directive._tag === "Error") {
       return Effect.flatMap(
         handleError(server, directive.error, directive.context, signal),
-        () => runDirectivesFrom(server, directives, signal, next, fiber)
+        () => runDirectivesFrom(server, directives, signal, next, fiber, own)
       )
     }
     const ran = runDirective(server, directive, signal, fiber)
+    const counted = own && directive._tag === "Emit" && server.durable !== undefined
     if (Exit.isExit(ran)) {
       if (Exit.isFailure(ran)) return ran as Exit.Exit<never>
+      if (counted) server.durable!.outboxSent++
       if (ran.value) return Effect.void
       continue
     }
-    return Effect.flatMap(
-      ran,
-      (halt) => halt ? Effect.void : runDirectivesFrom(server, directives, signal, next, fiber)
-    )
+    return Effect.flatMap(ran, (halt) => {
+      if (counted) server.durable!.outboxSent++
+      return halt ? Effect.void : runDirectivesFrom(server, directives, signal, next, fiber, own)
+    })
   }
   return Effect.void
 }
@@ -2150,10 +2243,26 @@ const fire = (
   Effect.suspend(() => {
     publish(server, () => ({ _tag: "ScheduleFired", kind, jobId, signalType }))
     // a durable agent records when each cron job last ran, as the tick is processed
-    if (server.durable !== undefined && kind === "Cron" && jobId !== undefined) {
-      server.durable.ticks.set(item as object, { jobId, at: server.instance.clock.currentTimeMillisUnsafe() })
+    const stored = server.durable
+    if (stored !== undefined && kind === "Cron" && jobId !== undefined) {
+      // recorded before it is queued (the loop may take it at once); undone when it could not be queued
+      stored.ticks.set(item as object, { jobId, at: server.instance.clock.currentTimeMillisUnsafe() })
+      stored.queuedTicks.set(jobId, (stored.queuedTicks.get(jobId) ?? 0) + 1)
+      return Effect.map(offerFromSide(server, item), (queued) => {
+        if (queued) return
+        stored.ticks.delete(item as object)
+        const left = (stored.queuedTicks.get(jobId) ?? 1) - 1
+        if (left > 0) stored.queuedTicks.set(jobId, left)
+        else stored.queuedTicks.delete(jobId)
+      })
     }
-    return enqueueFromSide(server, item)
+    if (stored === undefined || kind !== "Schedule" || item instanceof Request) return enqueueFromSide(server, item)
+    // a pending Schedule whose signal is queued: a restart in place keeps the queue, so it must not fire again
+    const id = item.id
+    stored.fired.add(id)
+    return Effect.map(offerFromSide(server, item), (queued) => {
+      if (!queued) stored.fired.delete(id)
+    })
   })
 
 const executeSchedule = (server: Server, directive: Directive.Schedule) =>
@@ -2264,8 +2373,9 @@ const restoreSchedules = (server: Server): Effect.Effect<void> => {
         "schedule",
         undefined
       )
-    const missed = (cron: Cron.Cron, last: number | undefined) =>
-      runOnce && last !== undefined && Cron.next(cron, last).getTime() <= now
+    // a job with a tick still queued (a restart in place keeps the queue) has nothing to catch up
+    const missed = (jobId: string, cron: Cron.Cron, last: number | undefined) =>
+      runOnce && last !== undefined && !stored.queuedTicks.has(jobId) && Cron.next(cron, last).getTime() <= now
     let dropped = false
     for (const [jobId, job] of Object.entries(metadata.crons ?? {})) {
       const signal = Signal.decodeUnknownResult(job.signal)
@@ -2279,18 +2389,20 @@ const restoreSchedules = (server: Server): Effect.Effect<void> => {
         continue
       }
       yield* putJob(server, jobId, cronLoop(cron.success, cronTick(server, jobId, signal.success)))
-      if (missed(cron.success, metadata.runs?.[jobId] ?? job.since)) {
+      if (missed(jobId, cron.success, metadata.runs?.[jobId] ?? job.since)) {
         yield* cronTick(server, jobId, signal.success)
       }
     }
     for (const schedule of declaredCrons) {
       if (schedule._tag !== "Cron") continue
       const cron = Cron.parse(schedule.cron, schedule.timezone)
-      if (Result.isSuccess(cron) && missed(cron.success, metadata.runs?.[schedule.jobId])) {
+      if (Result.isSuccess(cron) && missed(schedule.jobId, cron.success, metadata.runs?.[schedule.jobId])) {
         yield* fireDeclared(server, schedule)
       }
     }
     for (const [signalId, timer] of Object.entries(metadata.timers ?? {})) {
+      // fired before a restart in place: its signal is still queued
+      if (stored.fired.has(signalId)) continue
       const signal = Signal.decodeUnknownResult(timer.signal)
       if (Result.isFailure(signal)) {
         dropped = true
@@ -2849,8 +2961,17 @@ export const terminate = (
 const markEnded = (server: Server): Effect.Effect<void> => {
   const stored = server.durable!
   stored.metadata = { ...stored.metadata, status: stored.passivating ? "passivated" : "stopped" }
+  // bounded by the shutdown timeout: a storage that hangs does not keep the agent (and its id) from ending
+  const written = Effect.flatMap(
+    Effect.timeoutOption(
+      durable.putCheckpoint(server.definition, stored, server.agent.state),
+      server.options.shutdownTimeoutMillis
+    ),
+    (done) =>
+      Option.isSome(done) ? Effect.void : Effect.fail(new Error("the write took longer than the shutdown timeout"))
+  )
   return Effect.catch(
-    durable.putCheckpoint(server.definition, stored, server.agent.state),
+    written,
     (error) =>
       Effect.logWarning(
         `agent ${server.name}#${server.id}: could not mark its checkpoint ${stored.metadata.status}: ${
@@ -2900,12 +3021,24 @@ export const relaunch = (
     const stored = server.durable
     const restored = stored === undefined
       ? undefined
-      : yield* durable.restore(server.definition, stored.storage, stored.key, server.id, stored.mode)
+      : yield* durable.restore(
+        server.definition,
+        stored.storage,
+        stored.key,
+        server.id,
+        stored.mode,
+        server.options.actionTimeoutMillis
+      )
     const agent = restored !== undefined
       ? restored.agent
       : yield* server.definition.new({ id: server.id, state: server.initialState })
     if (stored !== undefined) {
-      stored.metadata = durable.runningMetadata(stored.mode, restored?.metadata)
+      stored.metadata = durable.runningMetadata(
+        stored.mode,
+        restored?.metadata,
+        server.definition,
+        server.instance.clock.currentTimeMillisUnsafe()
+      )
       stored.revision = restored?.revision ?? 0
       stored.journalRevision = restored?.journalRevision ?? 0
       stored.journalSequence = restored?.journalSequence ?? 0
