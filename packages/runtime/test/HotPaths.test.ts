@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Action, Agent, Signal } from "@kido/core"
 import { AgentServer, ExitReason, Kido, RuntimeError } from "@kido/runtime"
 import { Effect, Exit, Fiber, Layer, Option, Schema, Tracer } from "effect"
+import { Lane } from "../src/internal/callTimers.ts"
 import { Mailbox } from "../src/internal/mailbox.ts"
 
 const Count = Schema.Struct({ count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) })
@@ -128,6 +129,54 @@ describe("signals handled at once", () => {
   })
 })
 
+describe("call timer lanes", () => {
+  const waiting = () => {
+    const call = {
+      lane: undefined as Lane | undefined,
+      deadline: 0,
+      expired: false,
+      expire() {
+        call.expired = true
+        call.lane?.leave(call)
+      }
+    }
+    return call
+  }
+
+  it("a lane holds about as many entries as calls wait, however many were answered out of order", () => {
+    const lane = new Lane(60_000)
+    const calls = Array.from({ length: 10_000 }, waiting)
+    const kept: Array<ReturnType<typeof waiting>> = []
+    for (const [i, call] of calls.entries()) {
+      lane.enter(call)
+      if (i % 10 === 0) kept.push(call)
+      else lane.leave(call) // answered
+    }
+    assert.strictEqual(lane.waiting, kept.length)
+    assert.isAtMost(lane.queued, 2 * kept.length + 1025)
+    for (const call of kept) lane.leave(call)
+    assert.strictEqual(lane.waiting, 0)
+    assert.strictEqual(lane.queued, 0)
+    assert.isFalse(calls.some((call) => call.expired))
+  })
+
+  it.live("expires waiting calls in order at their deadline, answered ones never", () =>
+    Effect.gen(function*() {
+      const lane = new Lane(20)
+      const [a, b, c] = [waiting(), waiting(), waiting()]
+      lane.enter(a)
+      yield* Effect.sleep("10 millis")
+      lane.enter(b)
+      lane.enter(c)
+      lane.leave(b)
+      yield* Effect.sleep("15 millis")
+      assert.deepStrictEqual([a.expired, b.expired, c.expired], [true, false, false])
+      yield* Effect.sleep("20 millis")
+      assert.deepStrictEqual([a.expired, b.expired, c.expired], [true, false, true])
+      assert.strictEqual(lane.waiting, 0)
+    }))
+})
+
 describe("calls under the default clock", () => {
   it.live("time out after their timeout; the signal is still processed; a later call is answered", () =>
     Effect.gen(function*() {
@@ -138,6 +187,41 @@ describe("calls under the default clock", () => {
       assert.strictEqual((error as RuntimeError.CallTimeout).timeoutMillis, 10)
       const after = yield* AgentServer.call(ref, yield* sig("increment", { amount: 1 }), { timeout: "5 seconds" })
       assert.strictEqual(after.state.count, 101)
+    }).pipe(Effect.provide(Kido.layer())))
+
+  it.live("calls with one timeout share a timer: each times out after its own timeout, answered ones never", () =>
+    Effect.gen(function*() {
+      const ref = yield* Kido.start(Counter, { id: "c" })
+      // the first call keeps the agent busy for 300 ms: the three after it, started 20 ms apart with a 30 ms
+      // timeout, time out in turn; a call to another agent in between is answered
+      const other = yield* Kido.start(Counter, { id: "other" })
+      const first = yield* Effect.forkChild(AgentServer.call(ref, yield* sig("slow", { millis: 300 })))
+      const timeouts: Array<Fiber.Fiber<unknown, unknown>> = []
+      for (let i = 0; i < 3; i++) {
+        timeouts.push(
+          yield* Effect.forkChild(Effect.flip(AgentServer.call(ref, yield* sig("increment", { amount: 1 }), {
+            timeout: "30 millis"
+          })))
+        )
+        const answered = yield* AgentServer.call(other, yield* sig("increment", { amount: 1 }), {
+          timeout: "30 millis"
+        })
+        assert.strictEqual(answered.state.count, i + 1)
+        yield* Effect.sleep("20 millis")
+      }
+      for (const fiber of timeouts) assert.instanceOf(yield* Fiber.join(fiber), RuntimeError.CallTimeout)
+      yield* Fiber.join(first)
+    }).pipe(Effect.provide(Kido.layer())))
+
+  it.live("no call timer outlives the calls: after answered calls, no timer is left to keep the process alive", () =>
+    Effect.gen(function*() {
+      const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
+      const ref = yield* Kido.start(Counter, { id: "c" })
+      const before = timers()
+      for (let i = 0; i < 100; i++) {
+        yield* AgentServer.call(ref, yield* sig("increment", { amount: 1 }), { timeout: "1 hour" })
+      }
+      assert.strictEqual(timers(), before)
     }).pipe(Effect.provide(Kido.layer())))
 
   it.live("a caller interrupted while it waits leaves; the agent goes on", () =>

@@ -48,6 +48,7 @@ import type * as Inspection from "../Inspection.ts"
 import * as RuntimeError from "../RuntimeError.ts"
 import * as StorageModule from "../Storage.ts"
 import { show } from "./dispatch.ts"
+import * as callTimers from "./callTimers.ts"
 import * as durable from "./durable.ts"
 import { Mailbox } from "./mailbox.ts"
 import * as sensors from "./sensor.ts"
@@ -325,15 +326,18 @@ type CallAnswer = Exit.Exit<
  * A `call`: the signal, and where its reply goes. The first answer counts (the agent's reply, or the
  * caller's timeout); the waiting caller is resumed at once, as a `Deferred` resumes its waiters.
  */
-export class CallRequest extends Request {
+export class CallRequest extends Request implements callTimers.Waiting {
   readonly signal: Signal.Signal
   readonly afterDirectives: boolean
   readonly parentSpan: Tracer.AnySpan | undefined
   answer: CallAnswer | undefined = undefined
   /** The caller, while it waits. */
   resume: ((answer: CallAnswer) => void) | undefined = undefined
-  /** The caller's timer (with the default clock: see `awaitAnswer`). */
-  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** The timer lane of the caller's timeout, while it waits (with the default clock: see `awaitAnswer`). */
+  lane: callTimers.Lane | undefined = undefined
+  deadline = 0
+  /** Who the call is to (for its `CallTimeout`). */
+  agentId = ""
   constructor(signal: Signal.Signal, afterDirectives: boolean, parentSpan: Tracer.AnySpan | undefined) {
     super()
     this.signal = signal
@@ -341,14 +345,20 @@ export class CallRequest extends Request {
     this.parentSpan = parentSpan
   }
 
+  /** The caller's timeout passed. */
+  expire(): void {
+    const lane = this.lane
+    if (lane === undefined) return
+    this.reply(Exit.fail(
+      new RuntimeError.CallTimeout({ agentId: this.agentId, signalType: this.signal.type, timeoutMillis: lane.millis })
+    ))
+  }
+
   /** Answers the call (once: a later answer is ignored). */
   reply(answer: CallAnswer): void {
     if (this.answer !== undefined) return
     this.answer = answer
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer)
-      this.timer = undefined
-    }
+    this.lane?.leave(this)
     const resume = this.resume
     if (resume !== undefined) {
       this.resume = undefined
@@ -1229,7 +1239,8 @@ const awaitAnswer = (
   return Effect.callback<Agent.Agent<any>, CallFailure>((resume) => {
     if (request.answer !== undefined) return resume(request.answer)
     request.resume = resume
-    request.timer = setTimeout(() => request.reply(Exit.fail(timedOut())), timeoutMillis)
+    request.agentId = server.id
+    callTimers.laneOf(timeoutMillis).enter(request)
     return Effect.sync(() => stopWaiting(request))
   })
 }
@@ -1245,10 +1256,7 @@ const waitForAnswer = (request: CallRequest): Effect.Effect<Agent.Agent<any>, Ca
 /** The caller no longer waits (interrupted): its timer goes. */
 const stopWaiting = (request: CallRequest): void => {
   request.resume = undefined
-  if (request.timer !== undefined) {
-    clearTimeout(request.timer)
-    request.timer = undefined
-  }
+  request.lane?.leave(request)
 }
 
 // -----------------------------------------------------------------------------
