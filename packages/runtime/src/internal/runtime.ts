@@ -30,6 +30,7 @@ import {
   Effect,
   Exit,
   Fiber,
+  LogLevel,
   Metric,
   Option,
   PubSub,
@@ -2838,7 +2839,10 @@ const incarnationAftermath = (
       yield* Metric.update(crashesOf(server.name), 1)
       // one line at Error level; the whole cause (stack traces) at Debug
       yield* Effect.logError(`agent ${server.name}#${server.id} ${formatted}`)
-      yield* Effect.logDebug(`agent ${server.name}#${server.id} crashed: ${Cause.pretty(reason.cause)}`)
+      // (the pretty cause, with its stack traces, is costly: built only when Debug is logged)
+      if (yield* LogLevel.isEnabled("Debug")) {
+        yield* Effect.logDebug(`agent ${server.name}#${server.id} crashed: ${Cause.pretty(reason.cause)}`)
+      }
       publish(server, () => ({ _tag: "AgentCrashed", reason: formatted, queued: pendingCount(server) }))
     }
   })
