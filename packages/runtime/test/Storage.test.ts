@@ -3,19 +3,17 @@
  * after the run) and PostgreSQL (a database of its own, created on the server given by `KIDO_PG_URL` and
  * dropped after the run; skipped, with a message, when no server answers). Then what is particular to each.
  */
-import { PgClient } from "@effect/sql-pg"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import type { Scope } from "effect"
-import { Reactivity } from "effect/reactivity"
 import { SqlClient } from "effect/sql"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as sqliteClient from "../src/internal/sqliteClient.ts"
 import * as memory from "../src/internal/storageMemory.ts"
 import * as Storage from "../src/Storage.ts"
+import { pgAvailable, pgClient, pgDatabase, reportSkipped } from "./fixtures/pg.ts"
 import { Backdoor, conformance, fresh } from "./Storage.conformance.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -98,46 +96,7 @@ conformance("SQLite", sqliteLayer(Path.join(sqliteFolder, "conformance.db")))
 // PostgreSQL
 // ---------------------------------------------------------------------------------------------------------------
 
-const pgUrl = process.env.KIDO_PG_URL ?? "postgres://postgres@127.0.0.1:55432/postgres"
-
-/** Whether something accepts TCP connections at the URL's host and port (within 2 s). */
-const reachable = (url: string): Promise<boolean> => {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve) => {
-    const socket = Net.connect({ host: hostname, port: Number(port || 5432), timeout: 2000 })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.once("connect", () => done(true))
-    socket.once("timeout", () => done(false))
-    socket.once("error", () => done(false))
-  })
-}
-
-const pgAvailable = await reachable(pgUrl)
-const redactedUrl = pgUrl.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
-if (!pgAvailable) {
-  console.log(
-    `Storage: PostgreSQL tests SKIPPED: no server at ${redactedUrl} (set KIDO_PG_URL to a server where the user may create databases)`
-  )
-}
-
-const pgClient = (url: string) => PgClient.make({ url: Redacted.make(url) }).pipe(Effect.provide(Reactivity.layer))
-
-/** A database of its own on the server, dropped with the layer; `f` builds the layers on its URL. */
-const pgDatabase = <A, E>(f: (url: string) => Layer.Layer<A, E>) =>
-  Layer.unwrap(Effect.gen(function*() {
-    const admin = yield* pgClient(pgUrl)
-    const database = `kido_storage_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
-    yield* Effect.acquireRelease(
-      admin.unsafe(`CREATE DATABASE ${database}`),
-      () => Effect.ignore(admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
-    )
-    const url = new URL(pgUrl)
-    url.pathname = `/${database}`
-    return f(url.href)
-  }))
+reportSkipped("Storage")
 
 const pgLayer = pgDatabase((url) =>
   Layer.merge(
