@@ -4,7 +4,7 @@
  *   npm run bench                 every scenario, full size, 5 runs of each system
  *   npm run bench -- --quick      the same scenarios, smaller, 1 run each (under a minute; --runs for more)
  *   npm run bench -- --only NAME  one scenario (spawn, idleMemory, million, throughput, emit, call, restart,
- *                                 overload, signal.make, ...)
+ *                                 overload, durable, signal.make, ...)
  *   npm run bench -- --runs N     N runs of each system
  *   npm run bench -- --tiny       test sizes (the smoke test: not a measurement)
  *

@@ -2,6 +2,11 @@
  * The scenarios of issue 7, each run by Kido, the raw Effect floor and XState 5 (where it applies). A
  * scenario's sizes and the way a system's raw result becomes figures live here, once for all systems.
  */
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import type { System } from "../systems/System.ts"
 import { type Figures, percentile, type Scenario, type Size, type SystemName, systemNames } from "./Scenario.ts"
 
@@ -19,11 +24,11 @@ const n = (value: number) => value.toLocaleString("en-US")
 
 /** The scenario's run for each of `names`: the system loaded, then `run`. */
 const each = (
-  run: (system: System, size: Size) => Promise<Figures>,
+  run: (system: System, size: Size, name: SystemName) => Promise<Figures>,
   names: ReadonlyArray<SystemName> = systemNames
 ): Scenario["systems"] => {
   const result: Partial<Record<SystemName, (size: Size) => Promise<Figures>>> = {}
-  for (const name of names) result[name] = async (size) => run(await load[name](), size)
+  for (const name of names) result[name] = async (size) => run(await load[name](), size, name)
   return result
 }
 
@@ -167,6 +172,70 @@ export const overload: Scenario = {
   })
 }
 
+const durableSizes = (size: Size) => bySize(size, [1000, 200], [1000, 20], [10, 5]) as readonly [number, number]
+const recoveryCount = (size: Size) => bySize(size, 10_000, 10_000, 50)
+/** Agents in the recovery warm-up's file. */
+const recoveryWarmup = (count: number) => Math.min(count, 500)
+
+const prepareScript = fileURLToPath(new URL("../prepareDurable.ts", import.meta.url))
+
+/** Writes a recovery file (and its warm-up's) in a process of its own. */
+const prepare = (system: SystemName, file: string, count: number): void => {
+  for (const [path, agents] of [[file, count], [`${file}.warm`, recoveryWarmup(count)]] as const) {
+    const child = spawnSync(process.execPath, [prepareScript, system, path, String(agents)], {
+      encoding: "utf8",
+      timeout: 10 * 60 * 1000
+    })
+    if (child.status !== 0) throw new Error(`preparing ${path} failed: ${child.stderr.trim().split("\n").at(-1)}`)
+  }
+}
+
+export const durable: Scenario = {
+  name: "durable",
+  section: "peers",
+  description:
+    "as throughput with durable agents on a SQLite file (checkpoint mode; with synchronous normal; journal mode), every state read back from the file; then a file of agents restored by a fresh process, by id and by a scan (Kido.recover)",
+  sizes: (size) => {
+    const [agents, perAgent] = durableSizes(size)
+    return `${n(agents)} agents x ${n(perAgent)} signals; recovery of ${n(recoveryCount(size))} agents`
+  },
+  metrics: [
+    { key: "durable", unit: "signals/s", better: "higher" },
+    { key: "durable.normal", unit: "signals/s", better: "higher" },
+    { key: "durable.journal", unit: "signals/s", better: "higher" },
+    { key: "recovery", unit: "s", better: "lower" },
+    { key: "recovery.rate", unit: "agents/s", better: "higher" },
+    { key: "recovery.scan", unit: "s", better: "lower" }
+  ],
+  // XState has no durable actors (its persisted snapshots are the user's to store and restore)
+  systems: each(async (system, size, name) => {
+    if (system.durable === undefined || system.recovery === undefined) throw new Error("this system is not durable")
+    const dir = mkdtempSync(join(tmpdir(), "kido-bench-durable-"))
+    try {
+      const [agents, perAgent] = durableSizes(size)
+      const signals = agents * perAgent
+      const figures: Record<string, number> = {}
+      figures["durable"] = signals /
+        await system.durable(join(dir, "full.db"), agents, perAgent, { synchronous: "full", mode: "checkpoint" })
+      figures["durable.normal"] = signals /
+        await system.durable(join(dir, "normal.db"), agents, perAgent, { synchronous: "normal", mode: "checkpoint" })
+      figures["durable.journal"] = signals /
+        await system.durable(join(dir, "journal.db"), agents, perAgent, { synchronous: "full", mode: "journal" })
+      // one file, restored twice: a restore that finds its agents running leaves their checkpoints as they were
+      const count = recoveryCount(size)
+      const file = join(dir, "recovery.db")
+      prepare(name, file, count)
+      const seconds = await system.recovery(file, count, "byId")
+      figures["recovery"] = seconds
+      figures["recovery.rate"] = count / seconds
+      figures["recovery.scan"] = await system.recovery(file, count, "scan")
+      return figures
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, ["kido", "effectFloor"])
+}
+
 export const peerScenarios: ReadonlyArray<Scenario> = [
   spawn,
   idleMemory,
@@ -175,5 +244,6 @@ export const peerScenarios: ReadonlyArray<Scenario> = [
   emit,
   call,
   restart,
-  overload
+  overload,
+  durable
 ]

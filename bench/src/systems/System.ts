@@ -31,6 +31,19 @@ export interface MillionResult {
   readonly seconds: number
 }
 
+/** The durable scenario's settings: SQLite's `synchronous`, and how an agent is kept. */
+export interface DurableSettings {
+  readonly synchronous: "full" | "normal"
+  /** `checkpoint`: each new state written before the next message; `journal`: each message first. */
+  readonly mode: "checkpoint" | "journal"
+}
+
+/** Journal mode: a checkpoint every this many messages (Kido's default), the journal truncated then. */
+export const checkpointEvery = 100
+
+/** How the recovery scenario starts the agents of a file: one by one by id, or by a scan of the file. */
+export type RecoveryHow = "byId" | "scan"
+
 export interface System {
   /** Starts `n` agents (state `{ count: i }`); seconds from the first start to the last agent answering. */
   readonly spawn: (n: number) => Promise<number>
@@ -48,6 +61,15 @@ export interface System {
   readonly restart?: (n: number) => Promise<Float64Array>
   /** One agent fed at twice its rate for `seconds` with its mailbox. */
   readonly overload: (seconds: number) => Promise<OverloadResult>
+  /**
+   * As throughput, with durable agents on a new SQLite file (WAL): every state checked, in memory and read
+   * back from the file by a connection of its own: seconds.
+   */
+  readonly durable?: (file: string, agents: number, perAgent: number, settings: DurableSettings) => Promise<number>
+  /** Writes `n` durable agents (state `{ count: i }`, ids `r0`, `r1`, ...) to a new SQLite file, as it stores them. */
+  readonly durablePrepare?: (file: string, n: number) => Promise<void>
+  /** Starts the `n` agents of a prepared file, each restored from the file: seconds until every one runs. */
+  readonly recovery?: (file: string, n: number, how: RecoveryHow) => Promise<number>
 }
 
 /** One turn of the event loop: the overload scenario's slow work. */

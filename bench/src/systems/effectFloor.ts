@@ -4,10 +4,27 @@
  * with `Queue.takeAll` and applies each message to its state with a plain function; a request carries a
  * `Deferred` for its reply. No envelope, no routing, no validation, no directives, no registry, no spans.
  * Kido is built from the same parts, so Kido ÷ floor is what Kido's features cost.
+ *
+ * Durable agents (the durable scenario) keep their state in a SQLite file through `node:sqlite` (WAL, the
+ * same `synchronous` as Kido's): each batch a fiber takes is one transaction in which every new state is
+ * written with a plain upsert (journal mode: each message inserted into a journal first, the state upserted
+ * every `checkpointEvery` messages and the journal truncated), and the batch's requests are answered once it
+ * committed.
  */
 import { Deferred, Effect, Exit, Fiber, Queue } from "effect"
+import { DatabaseSync } from "node:sqlite"
+import type { StatementSync } from "node:sqlite"
 import { collectGarbage, heapAfterGc, settle } from "../scenarios/Scenario.ts"
-import { capacity, hop, perTurn, type System } from "./System.ts"
+import { expectCount, readBack } from "./sqliteFile.ts"
+import {
+  capacity,
+  checkpointEvery,
+  type DurableSettings,
+  hop,
+  perTurn,
+  type RecoveryHow,
+  type System
+} from "./System.ts"
 
 interface State {
   readonly count: number
@@ -100,6 +117,151 @@ const throughputRun = (agents: number, perAgent: number, emit: boolean) =>
   })
 
 const run = <A>(effect: Effect.Effect<A>): Promise<A> => Effect.runPromise(effect)
+
+/** The floor's file: a row per agent (its state, and the journal sequence it reflects) and a journal. */
+interface FloorFile {
+  readonly db: DatabaseSync
+  readonly begin: StatementSync
+  readonly commit: StatementSync
+  readonly upsert: StatementSync
+  readonly append: StatementSync
+  readonly truncate: StatementSync
+  readonly byId: StatementSync
+  readonly all: StatementSync
+}
+
+const openFile = (file: string, synchronous: DurableSettings["synchronous"]): FloorFile => {
+  const db = new DatabaseSync(file)
+  db.exec("PRAGMA journal_mode = WAL")
+  db.exec(`PRAGMA synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`)
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS floor_agents (id TEXT PRIMARY KEY, state TEXT NOT NULL, sequence INTEGER NOT NULL)"
+  )
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS floor_journal (id TEXT NOT NULL, sequence INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (id, sequence))"
+  )
+  return {
+    db,
+    begin: db.prepare("BEGIN IMMEDIATE"),
+    commit: db.prepare("COMMIT"),
+    upsert: db.prepare(
+      "INSERT INTO floor_agents (id, state, sequence) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, sequence = excluded.sequence"
+    ),
+    append: db.prepare("INSERT INTO floor_journal (id, sequence, data) VALUES (?, ?, ?)"),
+    truncate: db.prepare("DELETE FROM floor_journal WHERE id = ? AND sequence <= ?"),
+    byId: db.prepare("SELECT state FROM floor_agents WHERE id = ?"),
+    all: db.prepare("SELECT id, state FROM floor_agents")
+  }
+}
+
+interface DurableAgent {
+  readonly id: string
+  readonly queue: Queue.Queue<Message>
+  state: State
+  /** Journal mode: the sequence of its last journalled message. */
+  sequence: number
+}
+
+/** A durable agent's fiber: each batch it takes is one transaction; requests are answered after the commit. */
+const durableLoop = (file: FloorFile, agent: DurableAgent, mode: DurableSettings["mode"]): Effect.Effect<never> =>
+  Effect.gen(function*() {
+    while (true) {
+      const batch = yield* Queue.takeAll(agent.queue)
+      file.begin.run()
+      for (const message of batch) {
+        if (mode === "journal") {
+          agent.sequence++
+          file.append.run(agent.id, agent.sequence, JSON.stringify({ type: message.type, amount: message.amount }))
+        }
+        agent.state = { count: agent.state.count + message.amount }
+        if (mode === "checkpoint") {
+          file.upsert.run(agent.id, JSON.stringify(agent.state), 0)
+        } else if (agent.sequence % checkpointEvery === 0) {
+          file.upsert.run(agent.id, JSON.stringify(agent.state), agent.sequence)
+          file.truncate.run(agent.id, agent.sequence)
+        }
+      }
+      file.commit.run()
+      for (const message of batch) {
+        if (message.reply !== undefined) Deferred.doneUnsafe(message.reply, Exit.succeed(agent.state))
+      }
+    }
+  })
+
+const makeDurable = (file: FloorFile, id: string, count: number, mode: DurableSettings["mode"]) =>
+  Effect.gen(function*() {
+    const agent: DurableAgent = { id, queue: yield* Queue.bounded<Message>(capacity), state: { count }, sequence: 0 }
+    yield* Effect.forkDetach(durableLoop(file, agent, mode))
+    return agent
+  })
+
+const callDurable = (agent: DurableAgent): Effect.Effect<State> =>
+  Effect.suspend(() => {
+    const reply = Deferred.makeUnsafe<State>()
+    if (!Queue.offerUnsafe(agent.queue, { type: "increment", amount: 1, reply })) throw new Error("mailbox full")
+    return Deferred.await(reply)
+  })
+
+/**
+ * `agents` durable agents (their first states written in one transaction first), then as `throughputRun`,
+ * the checking calls sent together (as Kido's).
+ */
+const durableRun = (file: FloorFile, agents: number, perAgent: number, mode: DurableSettings["mode"]) =>
+  Effect.gen(function*() {
+    const targets: Array<DurableAgent> = []
+    file.begin.run()
+    for (let i = 0; i < agents; i++) {
+      const agent = yield* makeDurable(file, `d${i}`, i, mode)
+      file.upsert.run(agent.id, JSON.stringify(agent.state), 0)
+      targets.push(agent)
+    }
+    file.commit.run()
+    const start = performance.now()
+    for (let k = 0; k < perAgent; k++) {
+      for (const agent of targets) {
+        if (!Queue.offerUnsafe(agent.queue, increment)) throw new Error("mailbox full")
+      }
+    }
+    const states = yield* Effect.forEach(targets, callDurable, { concurrency: "unbounded" })
+    const seconds = (performance.now() - start) / 1000
+    for (let i = 0; i < agents; i++) {
+      if (states[i]!.count !== i + perAgent + 1) {
+        throw new Error(`agent ${i}: expected ${i + perAgent + 1}, got ${states[i]!.count}`)
+      }
+    }
+    return seconds
+  })
+
+/** Restores the `n` agents of a prepared file: a query by id each, or one scan. */
+const recoveryRun = (file: FloorFile, n: number, how: RecoveryHow) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    const agents: Array<DurableAgent> = []
+    if (how === "byId") {
+      for (let i = 0; i < n; i++) {
+        const row = file.byId.get(`r${i}`) as { state: string } | undefined
+        if (row === undefined) throw new Error(`r${i} is not in the file`)
+        agents.push(yield* makeDurable(file, `r${i}`, (JSON.parse(row.state) as State).count, "checkpoint"))
+      }
+    } else {
+      for (const row of file.all.iterate() as Iterable<{ id: string; state: string }>) {
+        agents.push(yield* makeDurable(file, row.id, (JSON.parse(row.state) as State).count, "checkpoint"))
+      }
+    }
+    // every agent runs: the last one answers (a request that is not written: the state is read back below)
+    const last = agents[agents.length - 1]!
+    const reply = Deferred.makeUnsafe<State>()
+    Queue.offerUnsafe(last.queue, { type: "increment", amount: 0, reply })
+    yield* Deferred.await(reply)
+    const seconds = (performance.now() - start) / 1000
+    if (agents.length !== n) throw new Error(`expected ${n} agents, got ${agents.length}`)
+    for (const agent of agents) {
+      if (agent.state.count !== Number(agent.id.slice(1))) {
+        throw new Error(`${agent.id}: expected ${agent.id.slice(1)}, got ${agent.state.count}`)
+      }
+    }
+    return seconds
+  })
 
 export const effectFloor: System = {
   spawn: async (n) => {
@@ -247,5 +409,46 @@ export const effectFloor: System = {
         throw new Error(`expected ${processed + accepted + 1} processed, got ${state.count}`)
       }
       return { sent, accepted, rejected, backlog, heapGrowth: after - before }
-    }))
+    })),
+
+  durable: async (path, agents, perAgent, settings) => {
+    const warm = openFile(`${path}.warm`, settings.synchronous)
+    await run(durableRun(warm, Math.min(agents, 100), Math.min(perAgent, 10), settings.mode))
+    await collectGarbage()
+    const file = openFile(path, settings.synchronous)
+    const seconds = await run(durableRun(file, agents, perAgent, settings.mode))
+    // what the file holds once every request was answered, read by a connection of its own
+    readBack(path, (db) => {
+      const row = db.prepare("SELECT state, sequence FROM floor_agents WHERE id = ?")
+      const tail = db.prepare("SELECT count(*) AS n FROM floor_journal WHERE id = ? AND sequence > ?")
+      for (let i = 0; i < agents; i++) {
+        const stored = row.get(`d${i}`) as { state: string; sequence: number } | undefined
+        if (stored === undefined) throw new Error(`d${i} is not in the file`)
+        const after = tail.get(`d${i}`, stored.sequence) as { n: number }
+        expectCount(`d${i}`, (JSON.parse(stored.state) as State).count + after.n, i + perAgent + 1)
+      }
+    })
+    warm.db.close()
+    file.db.close()
+    return seconds
+  },
+
+  durablePrepare: async (path, n) => {
+    const file = openFile(path, "normal")
+    file.begin.run()
+    for (let i = 0; i < n; i++) file.upsert.run(`r${i}`, JSON.stringify({ count: i }), 0)
+    file.commit.run()
+    file.db.close()
+  },
+
+  recovery: async (path, n, how) => {
+    const warm = openFile(`${path}.warm`, "full")
+    await run(recoveryRun(warm, Math.min(n, 500), how))
+    warm.db.close()
+    await collectGarbage()
+    const file = openFile(path, "full")
+    const seconds = await run(recoveryRun(file, n, how))
+    file.db.close()
+    return seconds
+  }
 }

@@ -9,10 +9,11 @@
  * keeps Effect's default logger (the restart scenario logs each crash).
  */
 import { Action, Agent, Directive, Signal } from "@kido/core"
-import { AgentServer, Kido, Supervisor } from "@kido/runtime"
+import { AgentServer, Kido, Storage, Supervisor } from "@kido/runtime"
 import { Effect, Layer, ManagedRuntime, Metric, Option, References, Result, Schema } from "effect"
 import { collectGarbage, heapAfterGc, settle } from "../scenarios/Scenario.ts"
-import { capacity, hop, perTurn, type System } from "./System.ts"
+import { readBack } from "./sqliteFile.ts"
+import { capacity, checkpointEvery, type DurableSettings, hop, perTurn, type System } from "./System.ts"
 
 const count = Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
 const State = Schema.Struct({ count })
@@ -70,6 +71,15 @@ const layer = () =>
 /** A fresh instance, built before anything is timed. Never disposed: runOne exits once the figure is out. */
 const instance = async () => {
   const runtime = ManagedRuntime.make(layer())
+  await runtime.runPromise(Effect.void)
+  return runtime
+}
+
+/** A fresh instance whose durable agents are stored in a SQLite file (the file opened before anything is timed). */
+const durableInstance = async (filename: string, synchronous: "full" | "normal") => {
+  const runtime = ManagedRuntime.make(
+    layer().pipe(Layer.provideMerge(Storage.Storage.layerSqlite({ filename, synchronous })))
+  )
   await runtime.runPromise(Effect.void)
   return runtime
 }
@@ -139,6 +149,98 @@ const emitRun = (agents: number, perAgent: number) =>
       if (agent.state.count !== expected) throw new Error(`sink ${i}: expected ${expected}, got ${agent.state.count}`)
     }
     return (performance.now() - start) / 1000
+  })
+
+const durabilityOf = (mode: DurableSettings["mode"]) =>
+  mode === "checkpoint" ? { mode: "checkpoint" as const } : { mode: "journal" as const, checkpointEvery }
+
+/**
+ * As `throughputRun`, with durable agents (their first checkpoints written as they start, before the clock
+ * starts), the checking calls sent together. A call waits behind its agent's casts, each checkpointed
+ * first: no call timeout.
+ */
+const durableRun = (agents: number, perAgent: number, mode: DurableSettings["mode"]) =>
+  Effect.gen(function*() {
+    const durability = durabilityOf(mode)
+    const refs = yield* Effect.forEach(
+      Array.from({ length: agents }, (_, i) => i),
+      (i) => Kido.start(Counter, { id: `d${i}`, state: { count: i }, durability }),
+      { concurrency: 64 }
+    )
+    const signal = yield* increment
+    const start = performance.now()
+    for (let k = 0; k < perAgent; k++) {
+      for (const ref of refs) yield* AgentServer.cast(ref, signal)
+    }
+    // the checks are sent at once: one after the other, each would wait for its own commit
+    const agentsAfter = yield* Effect.forEach(refs, (ref) => AgentServer.call(ref, signal, { timeout: "1 hour" }), {
+      concurrency: "unbounded"
+    })
+    const seconds = (performance.now() - start) / 1000
+    for (let i = 0; i < agents; i++) {
+      if (agentsAfter[i]!.state.count !== i + perAgent + 1) {
+        throw new Error(`agent ${i}: expected ${i + perAgent + 1}, got ${agentsAfter[i]!.state.count}`)
+      }
+    }
+    return seconds
+  })
+
+/**
+ * What the file says agent `d<i>`'s count is: its checkpoint's, plus (journal mode) one per journal entry after
+ * the sequence the checkpoint reflects (each signal adds 1).
+ */
+const storedCounts = (file: string, agents: number): Array<number> =>
+  readBack(file, (db) => {
+    const checkpoint = db.prepare(
+      "SELECT state, journal_sequence FROM kido_checkpoints WHERE partition_id = '' AND agent_id = ?"
+    )
+    const tail = db.prepare(
+      "SELECT count(*) AS n FROM kido_journal WHERE partition_id = '' AND agent_id = ? AND sequence > ?"
+    )
+    const counts: Array<number> = []
+    for (let i = 0; i < agents; i++) {
+      const row = checkpoint.get(`d${i}`) as { state: string; journal_sequence: number } | undefined
+      if (row === undefined) throw new Error(`agent d${i} has no checkpoint in the file`)
+      const after = tail.get(`d${i}`, row.journal_sequence) as { n: number }
+      counts.push((JSON.parse(row.state) as { count: number }).count + after.n)
+    }
+    return counts
+  })
+
+/** Starts `n` durable agents with state `{ count: i }` (ids `<prefix><i>`), their first checkpoints written. */
+const startDurable = (n: number, prefix: string) =>
+  Effect.forEach(
+    Array.from({ length: n }, (_, i) => i),
+    (i) => Kido.start(Counter, { id: `${prefix}${i}`, state: { count: i }, durability: { mode: "checkpoint" } }),
+    { concurrency: 64, discard: true }
+  )
+
+/** Restores the `n` agents of a prepared file: by id, one after the other, or through `Kido.recover`. */
+const recoveryRun = (n: number, how: "byId" | "scan") =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    const refs: Array<AgentServer.AgentRef<{ readonly count: number }>> = []
+    if (how === "byId") {
+      for (let i = 0; i < n; i++) {
+        refs.push(yield* Kido.start(Counter, { id: `r${i}`, durability: { mode: "checkpoint" } }))
+      }
+    } else {
+      const recovery = yield* Kido.recover([Counter])
+      if (recovery.failed.length > 0 || recovery.skipped.length > 0) {
+        throw new Error(`recover: ${recovery.failed.length} failed, ${recovery.skipped.length} skipped`)
+      }
+      refs.push(...(recovery.started as ReadonlyArray<AgentServer.AgentRef<{ readonly count: number }>>))
+    }
+    // every agent runs: the last one answers
+    yield* AgentServer.state(refs[refs.length - 1]!)
+    const seconds = (performance.now() - start) / 1000
+    if (refs.length !== n) throw new Error(`expected ${n} agents, got ${refs.length}`)
+    for (const ref of refs) {
+      const agent = yield* AgentServer.state(ref)
+      const expected = Number(ref.id.slice(1))
+      if (agent.state.count !== expected) throw new Error(`${ref.id}: expected ${expected}, got ${agent.state.count}`)
+    }
+    return seconds
   })
 
 /** The same counter Kido's own `kido_mailbox_rejected_total` uses (same name and attributes). */
@@ -289,5 +391,41 @@ export const kido: System = {
       if (counted !== rejected) throw new Error(`Kido counted ${counted} rejections, the producer saw ${rejected}`)
       return { sent, accepted, rejected, backlog, heapGrowth: after - before }
     }))
+  },
+
+  durable: async (file, agents, perAgent, settings) => {
+    const warm = await durableInstance(`${file}.warm`, settings.synchronous)
+    await warm.runPromise(durableRun(Math.min(agents, 100), Math.min(perAgent, 10), settings.mode))
+    await warm.dispose()
+    await collectGarbage()
+    const runtime = await durableInstance(file, settings.synchronous)
+    const seconds = await runtime.runPromise(durableRun(agents, perAgent, settings.mode))
+    // what the file holds once every call was answered, read by a connection of its own
+    const counts = storedCounts(file, agents)
+    await runtime.dispose()
+    for (let i = 0; i < agents; i++) {
+      if (counts[i] !== i + perAgent + 1) {
+        throw new Error(`the file holds count ${counts[i]} for agent d${i}, expected ${i + perAgent + 1}`)
+      }
+    }
+    return seconds
+  },
+
+  durablePrepare: async (file, n) => {
+    const runtime = await durableInstance(file, "normal")
+    await runtime.runPromise(startDurable(n, "r"))
+    await runtime.dispose()
+  },
+
+  recovery: async (file, n, how) => {
+    // warm-up: a smaller file of the same agents, in an instance of its own
+    const warm = await durableInstance(`${file}.warm`, "full")
+    await warm.runPromise(recoveryRun(Math.min(n, 500), how))
+    await warm.dispose()
+    await collectGarbage()
+    const runtime = await durableInstance(file, "full")
+    const seconds = await runtime.runPromise(recoveryRun(n, how))
+    await runtime.dispose()
+    return seconds
   }
 }

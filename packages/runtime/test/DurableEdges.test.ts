@@ -50,6 +50,73 @@ const checkpointOf = (key: string) =>
 
 const Explode = Directive.define("review.Explode", {})
 
+const dieAfterPutOf = (countToDieAfter: number) =>
+  Layer.effect(
+    Storage.Storage,
+    Effect.map(Storage.Storage, (storage) => {
+      let died = false
+      return Storage.Storage.of({
+        ...storage,
+        checkpoints: {
+          ...storage.checkpoints,
+          put: (key, checkpoint, options) =>
+            Effect.flatMap(storage.checkpoints.put(key, checkpoint, options), (revision) => {
+              const c = (checkpoint.state as { count?: number }).count
+              if (!died && c === countToDieAfter) {
+                died = true
+                return Effect.die("the process dies right after the commit")
+              }
+              return Effect.succeed(revision)
+            })
+        }
+      })
+    })
+  )
+
+const failingPutOnce = (when: (c: number) => boolean) =>
+  Layer.effect(
+    Storage.Storage,
+    Effect.map(Storage.Storage, (storage) => {
+      let failed = false
+      return Storage.Storage.of({
+        ...storage,
+        checkpoints: {
+          ...storage.checkpoints,
+          put: (key, checkpoint, options) => {
+            const c = (checkpoint.state as { count?: number }).count ?? -1
+            if (!failed && when(c)) {
+              failed = true
+              return Effect.fail(
+                new Storage.StorageFailed(
+                  { backend: "memory", operation: "checkpoints.put", reason: "disk full" } as any
+                )
+              )
+            }
+            return storage.checkpoints.put(key, checkpoint, options)
+          }
+        }
+      })
+    })
+  )
+
+const faulty = (armed: { on: boolean }, when: (status: string) => boolean, how: "fail" | "hang") =>
+  Layer.effect(
+    Storage.Storage,
+    Effect.map(Storage.Storage, (storage) =>
+      Storage.Storage.of({
+        ...storage,
+        checkpoints: {
+          ...storage.checkpoints,
+          put: (key, checkpoint, options) =>
+            armed.on && when((checkpoint.metadata as { status: string }).status)
+              ? how === "hang"
+                ? Effect.never
+                : Effect.fail(new Storage.StorageFailed({ backend: "memory", operation: "put", reason: "down" }))
+              : storage.checkpoints.put(key, checkpoint, options)
+        }
+      }))
+  )
+
 describe("outbox", () => {
   it.effect("an Emit followed by a directive whose executor dies is sent once (the restart does not send it again)", () =>
     Effect.gen(function*() {
@@ -81,28 +148,6 @@ describe("outbox", () => {
     }))
 
   // control for F2: an Emit of a signal is redelivered when the put committed and the agent then crashed
-  const dieAfterPutOf = (countToDieAfter: number) =>
-    Layer.effect(
-      Storage.Storage,
-      Effect.map(Storage.Storage, (storage) => {
-        let died = false
-        return Storage.Storage.of({
-          ...storage,
-          checkpoints: {
-            ...storage.checkpoints,
-            put: (key, checkpoint, options) =>
-              Effect.flatMap(storage.checkpoints.put(key, checkpoint, options), (revision) => {
-                const c = (checkpoint.state as { count?: number }).count
-                if (!died && c === countToDieAfter) {
-                  died = true
-                  return Effect.die("the process dies right after the commit")
-                }
-                return Effect.succeed(revision)
-              })
-          }
-        })
-      })
-    )
 
   it.effect("an Emit committed with the checkpoint survives a crash right after the commit", () =>
     Effect.gen(function*() {
@@ -344,31 +389,6 @@ describe("schedules", () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe("journal", () => {
-  const failingPutOnce = (when: (c: number) => boolean) =>
-    Layer.effect(
-      Storage.Storage,
-      Effect.map(Storage.Storage, (storage) => {
-        let failed = false
-        return Storage.Storage.of({
-          ...storage,
-          checkpoints: {
-            ...storage.checkpoints,
-            put: (key, checkpoint, options) => {
-              const c = (checkpoint.state as { count?: number }).count ?? -1
-              if (!failed && when(c)) {
-                failed = true
-                return Effect.fail(
-                  new Storage.StorageFailed(
-                    { backend: "memory", operation: "checkpoints.put", reason: "disk full" } as any
-                  )
-                )
-              }
-              return storage.checkpoints.put(key, checkpoint, options)
-            }
-          }
-        })
-      })
-    )
   const Counter = Agent.make({ name: "counter", state, routes: [["increment", Increment]] })
 
   for (const crashedSignal of ["drop", "retryOnce"] as const) {
@@ -483,23 +503,6 @@ describe("journal mode and RunInstruction", () => {
 describe("keyed: storage that fails or hangs", () => {
   const Counter = Agent.make({ name: "counter", state, routes: [["increment", Increment]] })
   /** Fails (or hangs) the puts that `when` picks, while `armed.on`. */
-  const faulty = (armed: { on: boolean }, when: (status: string) => boolean, how: "fail" | "hang") =>
-    Layer.effect(
-      Storage.Storage,
-      Effect.map(Storage.Storage, (storage) =>
-        Storage.Storage.of({
-          ...storage,
-          checkpoints: {
-            ...storage.checkpoints,
-            put: (key, checkpoint, options) =>
-              armed.on && when((checkpoint.metadata as { status: string }).status)
-                ? how === "hang"
-                  ? Effect.never
-                  : Effect.fail(new Storage.StorageFailed({ backend: "memory", operation: "put", reason: "down" }))
-                : storage.checkpoints.put(key, checkpoint, options)
-          }
-        }))
-    )
 
   const globalArmed = { on: true }
   const hangArmed = { on: false }

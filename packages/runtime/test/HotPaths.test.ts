@@ -129,24 +129,28 @@ describe("signals handled at once", () => {
   })
 })
 
-describe("call timer lanes", () => {
-  const waiting = () => {
-    const call = {
-      lane: undefined as Lane | undefined,
-      deadline: 0,
-      expired: false,
-      expire() {
-        call.expired = true
-        call.lane?.leave(call)
-      }
+/** A waiting call, as a lane sees it. */
+const waitingCall = () => {
+  const call = {
+    lane: undefined as Lane | undefined,
+    deadline: 0,
+    expired: false,
+    expire() {
+      call.expired = true
+      call.lane?.leave(call)
     }
-    return call
   }
+  return call
+}
 
+/** The timers that keep this process alive. */
+const activeTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
+
+describe("call timer lanes", () => {
   it("a lane holds about as many entries as calls wait, however many were answered out of order", () => {
     const lane = new Lane(60_000)
-    const calls = Array.from({ length: 10_000 }, waiting)
-    const kept: Array<ReturnType<typeof waiting>> = []
+    const calls = Array.from({ length: 10_000 }, waitingCall)
+    const kept: Array<ReturnType<typeof waitingCall>> = []
     for (const [i, call] of calls.entries()) {
       lane.enter(call)
       if (i % 10 === 0) kept.push(call)
@@ -163,7 +167,7 @@ describe("call timer lanes", () => {
   it.live("expires waiting calls in order at their deadline, answered ones never", () =>
     Effect.gen(function*() {
       const lane = new Lane(20)
-      const [a, b, c] = [waiting(), waiting(), waiting()]
+      const [a, b, c] = [waitingCall(), waitingCall(), waitingCall()]
       lane.enter(a)
       yield* Effect.sleep("10 millis")
       lane.enter(b)
@@ -215,13 +219,12 @@ describe("calls under the default clock", () => {
 
   it.live("no call timer outlives the calls: after answered calls, no timer is left to keep the process alive", () =>
     Effect.gen(function*() {
-      const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
       const ref = yield* Kido.start(Counter, { id: "c" })
-      const before = timers()
+      const before = activeTimers()
       for (let i = 0; i < 100; i++) {
         yield* AgentServer.call(ref, yield* sig("increment", { amount: 1 }), { timeout: "1 hour" })
       }
-      assert.strictEqual(timers(), before)
+      assert.strictEqual(activeTimers(), before)
     }).pipe(Effect.provide(Kido.layer())))
 
   it.live("a caller interrupted while it waits leaves; the agent goes on", () =>

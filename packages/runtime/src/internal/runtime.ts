@@ -48,8 +48,8 @@ import * as ExitReason from "../ExitReason.ts"
 import type * as Inspection from "../Inspection.ts"
 import * as RuntimeError from "../RuntimeError.ts"
 import * as StorageModule from "../Storage.ts"
-import { show } from "./dispatch.ts"
 import * as callTimers from "./callTimers.ts"
+import { show } from "./dispatch.ts"
 import * as durable from "./durable.ts"
 import { Mailbox } from "./mailbox.ts"
 import * as sensors from "./sensor.ts"
@@ -1908,11 +1908,11 @@ const runDirectivesFrom = (
   server: Server,
   directives: ReadonlyArray<Directive.Directive>,
   signal: Signal.Signal | undefined,
-  start: number,
+  from: number,
   fiber: Fiber.Fiber<unknown, unknown>,
   own: boolean
 ): Effect.Effect<void> => {
-  for (let i = start; i < directives.length; i++) {
+  for (let i = from; i < directives.length; i++) {
     const directive = directives[i]!
     const next = i + 1
     if (directive._tag === "Error") {

@@ -9,6 +9,11 @@
  * - `kido_heads`: per key, the journal's revision and the last outbox sequence; never deleted, so sequences are
  *   not reused after a truncate or a delete.
  * - `kido_journal`, `kido_outbox`: entries by key and sequence.
+ *
+ * On a client of this package's SQLite layer (`sqliteClient.ts`), the writes (checkpoint puts and deletes,
+ * journal appends and truncations, outbox removals) go through its group commit instead: the same statements
+ * in SQLite's dialect, run synchronously in a transaction shared with the other writes of the same turn
+ * ({@link groupDriver}). PostgreSQL, and SQL clients from elsewhere, run {@link driver} alone.
  */
 import { Effect } from "effect"
 import type { Array as Arr } from "effect"
@@ -16,6 +21,7 @@ import { Reactivity } from "effect/reactivity"
 import { Migrator, SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql"
 import type { StorageFailed } from "../Storage.ts"
+import * as sqliteClient from "./sqliteClient.ts"
 import * as core from "./storage.ts"
 import type { CheckpointRow, Driver, RawCheckpoint, RawEntry, RawKey, StoredKey } from "./storage.ts"
 
@@ -209,6 +215,137 @@ UNION SELECT partition_id, agent_id FROM kido_outbox WHERE partition_id = ${part
   }
 }
 
+// SQLite's group commit: the writes as synchronous statements (see sqliteClient.ts)
+
+const insertCheckpointSql = `INSERT INTO kido_checkpoints
+(partition_id, agent_id, agent, revision, state_version, state, journal_sequence, metadata, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (partition_id, agent_id) DO NOTHING`
+const updateCheckpointSql = `UPDATE kido_checkpoints
+SET agent = ?, revision = ?, state_version = ?, state = ?, journal_sequence = ?, metadata = ?, updated_at = ?
+WHERE partition_id = ? AND agent_id = ? AND revision = ?`
+const revisionSql = "SELECT revision FROM kido_checkpoints WHERE partition_id = ? AND agent_id = ?"
+const deleteCheckpointSql = "DELETE FROM kido_checkpoints WHERE partition_id = ? AND agent_id = ?"
+const deleteCheckpointAtSql = "DELETE FROM kido_checkpoints WHERE partition_id = ? AND agent_id = ? AND revision = ?"
+const outboxHeadSql = `INSERT INTO kido_heads (partition_id, agent_id, journal_revision, outbox_sequence)
+VALUES (?, ?, 0, ?) ON CONFLICT (partition_id, agent_id)
+DO UPDATE SET outbox_sequence = kido_heads.outbox_sequence + excluded.outbox_sequence
+RETURNING outbox_sequence AS sequence`
+const insertOutboxSql =
+  "INSERT INTO kido_outbox (partition_id, agent_id, sequence, data, created_at) VALUES (?, ?, ?, ?, ?)"
+const removeOutboxSql = "DELETE FROM kido_outbox WHERE partition_id = ? AND agent_id = ? AND sequence = ?"
+const firstJournalHeadSql = `INSERT INTO kido_heads (partition_id, agent_id, journal_revision, outbox_sequence)
+VALUES (?, ?, ?, 0) ON CONFLICT (partition_id, agent_id)
+DO UPDATE SET journal_revision = excluded.journal_revision WHERE kido_heads.journal_revision = 0`
+const moveJournalHeadSql =
+  "UPDATE kido_heads SET journal_revision = ? WHERE partition_id = ? AND agent_id = ? AND journal_revision = ?"
+const journalRevisionSql = "SELECT journal_revision AS revision FROM kido_heads WHERE partition_id = ? AND agent_id = ?"
+const insertJournalSql =
+  "INSERT INTO kido_journal (partition_id, agent_id, sequence, data, appended_at) VALUES (?, ?, ?, ?, ?)"
+const truncateJournalSql = "DELETE FROM kido_journal WHERE partition_id = ? AND agent_id = ? AND sequence <= ?"
+const getCheckpointSql = `SELECT agent, revision, state_version, state, journal_sequence, metadata, updated_at
+FROM kido_checkpoints WHERE partition_id = ? AND agent_id = ?`
+const readJournalSql = `SELECT sequence, data, appended_at AS at FROM kido_journal
+WHERE partition_id = ? AND agent_id = ? AND sequence > ? ORDER BY sequence`
+const readJournalLimitSql = `${readJournalSql} LIMIT ?`
+const readOutboxSql =
+  "SELECT sequence, data, created_at AS at FROM kido_outbox WHERE partition_id = ? AND agent_id = ? ORDER BY sequence"
+
+/** The revision a `SELECT ... AS revision` of a key finds (0: no row). */
+const actual = (statements: sqliteClient.Statements, sql: string, key: StoredKey): unknown =>
+  statements.get(sql, partitionOf(key), key.agentId)?.["revision"] ?? 0
+
+/**
+ * {@link driver} with its writes through a SQLite group commit: each write is one unit of the group's
+ * transaction (its own savepoint), with the same conditions and results as the driver's. The reads of one
+ * key run on the connection directly (the same statements, without the client's compilation); `list` stays
+ * on the client.
+ */
+export const groupDriver = (base: Driver, group: sqliteClient.GroupCommit): Driver => ({
+  ...base,
+  getCheckpoint: (key) =>
+    group.read("getCheckpoint", (reads) => reads.get(getCheckpointSql, partitionOf(key), key.agentId)),
+  journalRevision: (key) => group.read("journalRevision", (reads) => actual(reads, journalRevisionSql, key)),
+  readJournal: (key, after, limit) =>
+    group.read("readJournal", (reads) =>
+      limit === undefined
+        ? reads.all(readJournalSql, partitionOf(key), key.agentId, after)
+        : reads.all(readJournalLimitSql, partitionOf(key), key.agentId, after, limit)),
+  readOutbox: (key) => group.read("readOutbox", (reads) => reads.all(readOutboxSql, partitionOf(key), key.agentId)),
+  putCheckpoint: (key, expected, row, outbox) =>
+    group.write("putCheckpoint", (writes): core.WriteResult => {
+      const partition = partitionOf(key)
+      const written = expected === 0
+        ? writes.run(
+          insertCheckpointSql,
+          partition,
+          key.agentId,
+          row.agent,
+          row.revision,
+          row.state_version,
+          row.state,
+          row.journal_sequence,
+          row.metadata,
+          row.updated_at
+        )
+        : writes.run(
+          updateCheckpointSql,
+          row.agent,
+          row.revision,
+          row.state_version,
+          row.state,
+          row.journal_sequence,
+          row.metadata,
+          row.updated_at,
+          partition,
+          key.agentId,
+          expected
+        )
+      if (written === 0) return { ok: false, actual: actual(writes, revisionSql, key) }
+      if (outbox.length > 0) {
+        const head = writes.get(outboxHeadSql, partition, key.agentId, outbox.length)
+        const first = Number(head?.["sequence"]) - outbox.length + 1
+        for (let i = 0; i < outbox.length; i++) {
+          writes.run(insertOutboxSql, partition, key.agentId, first + i, outbox[i]!, row.updated_at)
+        }
+      }
+      return { ok: true }
+    }),
+  deleteCheckpoint: (key, expected) =>
+    group.write("deleteCheckpoint", (writes): core.DeleteResult => {
+      if (expected === 0) {
+        const stored = actual(writes, revisionSql, key)
+        return stored === 0 ? { ok: true, deleted: false } : { ok: false, actual: stored }
+      }
+      const deleted = expected === undefined
+        ? writes.run(deleteCheckpointSql, partitionOf(key), key.agentId)
+        : writes.run(deleteCheckpointAtSql, partitionOf(key), key.agentId, expected)
+      if (deleted > 0) return { ok: true, deleted: true }
+      if (expected === undefined) return { ok: true, deleted: false }
+      return { ok: false, actual: actual(writes, revisionSql, key) }
+    }),
+  appendJournal: (key, expected, entries, at) =>
+    group.write("appendJournal", (writes): core.WriteResult => {
+      const partition = partitionOf(key)
+      const revision = expected + entries.length
+      const moved = expected === 0
+        ? writes.run(firstJournalHeadSql, partition, key.agentId, revision)
+        : writes.run(moveJournalHeadSql, revision, partition, key.agentId, expected)
+      if (moved === 0) return { ok: false, actual: actual(writes, journalRevisionSql, key) }
+      for (let i = 0; i < entries.length; i++) {
+        writes.run(insertJournalSql, partition, key.agentId, expected + 1 + i, entries[i]!, at)
+      }
+      return { ok: true }
+    }),
+  truncateJournal: (key, through) =>
+    group.write("truncateJournal", (writes) => {
+      writes.run(truncateJournalSql, partitionOf(key), key.agentId, through)
+    }),
+  removeOutbox: (key, sequences) =>
+    group.write("removeOutbox", (writes) => {
+      for (const sequence of sequences) writes.run(removeOutboxSql, partitionOf(key), key.agentId, sequence)
+    })
+})
+
 /** Runs the migrations on a client, then serves storage from it. */
 export const makeWith = (sql: SqlClient.SqlClient): Effect.Effect<ReturnType<typeof core.make>, StorageFailed> => {
   const backend = sql.onDialectOrElse({ pg: () => "pg", sqlite: () => "sqlite", orElse: () => undefined })
@@ -225,8 +362,13 @@ export const makeWith = (sql: SqlClient.SqlClient): Effect.Effect<ReturnType<typ
   return Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: migrationsTable }).pipe(
     Effect.provideService(SqlClient.SqlClient, sql),
     Effect.mapError((error) => core.failed(backend, "migrate", undefined, error)),
-    Effect.as(core.make(driver(sql, backend)))
+    Effect.as(core.make(driverOf(sql, backend)))
   )
+}
+
+const driverOf = (sql: SqlClient.SqlClient, backend: string): Driver => {
+  const group = sqliteClient.groupCommitOf(sql)
+  return group === undefined ? driver(sql, backend) : groupDriver(driver(sql, backend), group)
 }
 
 /** {@link makeWith} on the `SqlClient` in context. */
