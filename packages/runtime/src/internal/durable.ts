@@ -3,7 +3,7 @@
  * closed) and the per-agent record of what is stored. Writing checkpoints is the runtime's (`commitSignal`).
  */
 import { type Agent, Directive, Signal } from "@kido/core"
-import { Effect, Option, Result } from "effect"
+import { Effect, Exit, Option, Result } from "effect"
 import * as RuntimeError from "../RuntimeError.ts"
 import type * as Storage from "../Storage.ts"
 
@@ -225,6 +225,19 @@ export interface Durable {
   outboxSent: number
   /** Cron ticks fired and queued, not processed yet, by job id (no catch-up tick for a job with one). */
   readonly queuedTicks: Map<string, number>
+  /**
+   * Checkpoint mode, within a mailbox batch: the state changed since the last checkpoint (the batch's later
+   * signals, or its end, write one checkpoint for all); `lastDurable` is the agent as last checkpointed.
+   */
+  dirty: boolean
+  lastDurable: Agent.Agent<any> | undefined
+  /** The calls of those signals, answered (with the agent after their signal) once a checkpoint covers them. */
+  deferred: Array<{ readonly call: Deferred; readonly agent: Agent.Agent<any> }> | undefined
+}
+
+/** A call whose answer waits for a checkpoint. */
+export interface Deferred {
+  reply(answer: Exit.Exit<Agent.Agent<any>, any>): void
 }
 
 export const makeDurable = (
@@ -248,8 +261,21 @@ export const makeDurable = (
   outboxResent: 0,
   outboxPending: 0,
   outboxSent: 0,
-  queuedTicks: new Map()
+  queuedTicks: new Map(),
+  dirty: false,
+  lastDurable: undefined,
+  deferred: undefined
 })
+
+/** A checkpoint covers everything: the calls waiting for one are answered. */
+export const checkpointed = (stored: Durable): void => {
+  stored.dirty = false
+  stored.lastDurable = undefined
+  const deferred = stored.deferred
+  if (deferred === undefined) return
+  stored.deferred = undefined
+  for (const { agent, call } of deferred) call.reply(Exit.succeed(agent))
+}
 
 /**
  * The metadata of an agent that runs in `mode`, keeping the schedules of what was stored; a declared cron

@@ -1326,6 +1326,12 @@ class Loop {
           this.metrics.processed.updateUnsafe(server.processed - this.before, this.fiber.context)
         }
       }
+      if (server.durable !== undefined && server.durable.dirty) {
+        // the checkpoint the batch's signals left to its end (see `deferrable`)
+        const flushed = flushCheckpoint(server)
+        if (!Exit.isExit(flushed)) return Effect.flatMap(flushed, () => this.run())
+        if (Exit.isFailure(flushed)) return flushed as Exit.Exit<never>
+      }
       if (server.stopRequest !== undefined) return Exit.succeed(server.stopRequest)
       if (server.stash.length > 0) this.begin(server.stash.splice(0))
       else {
@@ -1465,6 +1471,15 @@ const commitSignal = (
   }
   const stored = server.durable
   if (stored !== undefined) {
+    if (deferrable(server, stored, signal, next, directives)) {
+      // a later signal of this batch, or its end, writes the checkpoint: the call is answered then
+      if (!stored.dirty) {
+        stored.dirty = true
+        stored.lastDurable = server.agent
+      }
+      if (request !== undefined) (stored.deferred ??= []).push({ call: request, agent: next })
+      return commitChecked(server, signal, undefined, next, directives)
+    }
     const persist = persistBeforeCommit(server, stored, signal, signal, next, directives)
     if (persist !== undefined) {
       return Effect.flatMap(persistAndCommit(server, persist, next), (outboxed) => {
@@ -1475,6 +1490,27 @@ const commitSignal = (
   }
   return commitChecked(server, signal, request, next, directives)
 }
+
+/**
+ * Whether a durable agent in checkpoint mode may leave the checkpoint of this signal to a later signal of the
+ * same mailbox batch (or to the batch's end): a change of state and nothing else (no directives, no stored
+ * schedule to update), with more of the batch to come. Its `call`er is answered once that checkpoint is
+ * written: one write per batch instead of one per signal, and still nothing acknowledged before it is durable.
+ */
+const deferrable = (
+  server: Server,
+  stored: durable.Durable,
+  signal: Signal.Signal,
+  next: Agent.Agent<any>,
+  directives: ReadonlyArray<Directive.Directive>
+): boolean =>
+  stored.mode.mode === "checkpoint" && directives.length === 0 && next.state !== server.agent.state &&
+  server.inflight !== undefined && server.next < server.inflight.length && !stored.ticks.has(signal) &&
+  (stored.metadata.timers === undefined || !Object.hasOwn(stored.metadata.timers, signal.id))
+
+/** Writes the checkpoint a batch left to its end (see `deferrable`), in one step that cannot be interrupted. */
+const flushCheckpoint = (server: Server): Effect.Effect<void> =>
+  Effect.uninterruptible(writeCheckpoint(server, server.agent, undefined))
 
 /**
  * Writes what is due and commits `next` in one step that cannot be interrupted: a stop that times out while
@@ -1626,7 +1662,10 @@ const writeCheckpoint = (
   // else is reported and tried again with the next one; everything else crashes the agent.
   const survivable = stored.mode.mode === "journal" && signal !== undefined
   const written = Effect.catch(
-    durable.putCheckpoint(server.definition, stored, next.state, outbox),
+    Effect.tap(
+      durable.putCheckpoint(server.definition, stored, next.state, outbox),
+      () => Effect.sync(() => durable.checkpointed(stored))
+    ),
     (error) =>
       survivable ? handleError(server, error, "checkpoint", signal) : storageFailed(server, error, "checkpoint", signal)
   )
@@ -2762,6 +2801,20 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
       : ExitReason.crash(exit.cause)
     server.exitReason = reason
     if (server.status === "running") server.status = server.terminating ? "stopping" : "restarting"
+    const stored = server.durable
+    if (stored !== undefined && stored.dirty) {
+      // changes no checkpoint covers (the batch ended before it was written): not durable, so not kept; their
+      // calls were not answered, and are told so
+      server.agent = stored.lastDurable ?? server.agent
+      const deferred = stored.deferred ?? []
+      stored.dirty = false
+      stored.lastDurable = undefined
+      stored.deferred = undefined
+      const error = reason._tag === "Crash"
+        ? new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) })
+        : new RuntimeError.AgentStopped({ agentId: server.id, reason: ExitReason.format(reason) })
+      for (const { call } of deferred) call.reply(Exit.fail(error))
+    }
     // First, before any yield (a stop from outside may look at the agent meanwhile): what was not processed
     // goes to the stash. The item being processed when it ended: if its state change was committed it was
     // processed (a `call` waiting for its directives is answered); else, after a crash, as `crashedSignal`
