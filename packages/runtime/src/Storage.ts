@@ -11,7 +11,8 @@
  * **Checkpoints and revisions.** A {@link Checkpoint} holds the agent's encoded state (JSON), the version of the
  * state's schema, the agent's name, a revision and the time it was written. Writes are optimistic: `put` names
  * the revision it expects to replace (`0` when there is none yet) and fails with {@link RevisionConflict} when
- * another writer got there first; the winner's revision is `expected + 1`.
+ * another writer got there first; the winner's revision is `expected + 1` (for a new checkpoint, the one after
+ * the last revision the key ever had: revisions are never reused, even after a delete).
  *
  * **The journal.** `journal.append` adds entries with sequence numbers 1, 2, 3, ... (never reused, also after
  * `truncate`); the journal's revision is the sequence of its last entry, and an append names the revision it
@@ -142,7 +143,8 @@ export interface CheckpointInput {
 }
 
 /**
- * A stored checkpoint: what was put, with its key, its revision (1 for the first write, then +1 per write)
+ * A stored checkpoint: what was put, with its key, its revision (1 for the first write, then +1 per write;
+ * after a delete, the next checkpoint continues after the deleted one's)
  * and when it was written (`Clock` milliseconds).
  *
  * @example
@@ -546,8 +548,9 @@ export type PgOptions = PgClient.PgPoolConfig
  * - `checkpoints.get(key)`: the checkpoint, if any.
  * - `checkpoints.put(key, checkpoint, { expectedRevision, outbox? })`: writes it if the stored revision is
  *   `expectedRevision` (`0`: none), with the outbox entries in the same transaction; returns the new revision.
- * - `checkpoints.delete(key, { expectedRevision? })`: deletes it; returns whether there was one. Revisions start
- *   again at 1 after a delete. The journal and the outbox are kept.
+ * - `checkpoints.delete(key, { expectedRevision? })`: deletes it; returns whether there was one. Revisions are
+ *   never reused: the next put expects `0` and continues after the deleted revision. The journal and the outbox
+ *   are kept.
  * - `journal.append(key, entries, { expectedRevision })`: appends entries after the last one if the journal's
  *   revision is `expectedRevision`; returns the new revision (the last entry's sequence).
  * - `journal.read(key, { after?, limit? })`: entries after a sequence, in order.

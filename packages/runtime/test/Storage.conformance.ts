@@ -6,7 +6,10 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Clock, Context, Effect, Exit, Layer, Option } from "effect"
+import { Migrator, SqlClient } from "effect/sql"
 import { TestClock } from "effect/testing"
+import * as storageCore from "../src/internal/storage.ts"
+import * as storageSql from "../src/internal/storageSql.ts"
 import * as Storage from "../src/Storage.ts"
 
 /** Raw access to the records behind the `Storage` under test. */
@@ -201,7 +204,7 @@ export const conformance = <E>(
           ])
         }))
 
-      it.effect("delete: unconditional, conditional, and revisions start again after it", () =>
+      it.effect("delete: unconditional, conditional, and revisions continue after it", () =>
         Effect.gen(function*() {
           const storage = yield* Storage.Storage
           const key = fresh("delete")
@@ -218,9 +221,214 @@ export const conformance = <E>(
 
           assert.isTrue(yield* storage.checkpoints.delete(key, { expectedRevision: 2 }))
           assert.isTrue(Option.isNone(yield* storage.checkpoints.get(key)))
-          assert.strictEqual(yield* storage.checkpoints.put(key, checkpoint(3), { expectedRevision: 0 }), 1)
+          assert.strictEqual(yield* storage.checkpoints.put(key, checkpoint(3), { expectedRevision: 0 }), 3)
           assert.isTrue(yield* storage.checkpoints.delete(key))
           assert.isFalse(yield* storage.checkpoints.delete(key))
+        }))
+
+      it.effect("revisions are never reused: after a delete, a writer holding an old revision conflicts (ABA)", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage.Storage
+          const key = { agentId: fresh("aba"), partition: "p" }
+          // the old writer holds revision 1
+          assert.strictEqual(yield* storage.checkpoints.put(key, checkpoint("old writer"), { expectedRevision: 0 }), 1)
+          assert.isTrue(yield* storage.checkpoints.delete(key))
+          // a new agent: there is no checkpoint, so it expects 0, and gets the revision after the old writer's
+          assert.strictEqual(yield* storage.checkpoints.put(key, checkpoint("new writer"), { expectedRevision: 0 }), 2)
+          const stale = yield* fail(
+            storage.checkpoints.put(key, checkpoint("old writer again"), { expectedRevision: 1 })
+          )
+          assert.instanceOf(stale, Storage.RevisionConflict)
+          assert.deepStrictEqual(
+            stale instanceof Storage.RevisionConflict &&
+              [stale.agentId, stale.partition, stale.record, stale.expected, stale.actual],
+            [key.agentId, "p", "checkpoint", 1, 2]
+          )
+          // nor can it delete the new checkpoint by its old revision
+          const staleDelete = yield* fail(storage.checkpoints.delete(key, { expectedRevision: 1 }))
+          assert.deepStrictEqual(
+            staleDelete instanceof Storage.RevisionConflict && [staleDelete.expected, staleDelete.actual],
+            [1, 2]
+          )
+          const stored = Option.getOrThrow(yield* storage.checkpoints.get(key))
+          assert.deepStrictEqual([stored.revision, stored.state], [2, "new writer"])
+          // the other instance (another connection) sees the same
+          const { other } = yield* Backdoor
+          const alsoStale = yield* fail(other.checkpoints.put(key, checkpoint("old"), { expectedRevision: 1 }))
+          assert.deepStrictEqual(
+            alsoStale instanceof Storage.RevisionConflict && [alsoStale.expected, alsoStale.actual],
+            [1, 2]
+          )
+          assert.strictEqual(yield* other.checkpoints.put(key, checkpoint("new writer, 2"), { expectedRevision: 2 }), 3)
+        }))
+
+      it.effect("a put after a delete returns a revision above every earlier one, cycle after cycle", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage.Storage
+          const { other } = yield* Backdoor
+          const key = fresh("cycles")
+          const seen: Array<number> = []
+          for (let cycle = 0; cycle < 6; cycle++) {
+            // the instances take turns (for SQL backends: two connections)
+            const writer = cycle % 2 === 0 ? storage : other
+            const first = yield* writer.checkpoints.put(key, checkpoint({ cycle, n: 0 }), { expectedRevision: 0 })
+            assert.isTrue(seen.every((earlier) => first > earlier), `cycle ${cycle}: ${first} after ${seen}`)
+            seen.push(first)
+            let revision = first
+            for (let n = 1; n <= cycle % 3; n++) {
+              const next = yield* writer.checkpoints.put(key, checkpoint({ cycle, n }), { expectedRevision: revision })
+              assert.strictEqual(next, revision + 1)
+              revision = next
+              seen.push(revision)
+            }
+            // what put returned is what is stored
+            const stored = Option.getOrThrow(yield* storage.checkpoints.get(key))
+            assert.deepStrictEqual([stored.revision, stored.state], [revision, { cycle, n: cycle % 3 }])
+            // deleted unconditionally, or at its revision, from either instance
+            assert.isTrue(
+              yield* (cycle % 3 === 0
+                ? other.checkpoints.delete(key)
+                : storage.checkpoints.delete(key, { expectedRevision: revision }))
+            )
+          }
+          assert.deepStrictEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+        }))
+
+      it.effect("after a delete the key has no checkpoint: a conflict's actual revision is 0, get and list agree", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage.Storage
+          const partition = fresh("deleted")
+          const key = { agentId: fresh("deleted"), partition }
+          yield* storage.checkpoints.put(key, checkpoint(1), { expectedRevision: 0 })
+          yield* storage.checkpoints.put(key, checkpoint(2), { expectedRevision: 1 })
+          assert.isTrue(yield* storage.checkpoints.delete(key))
+
+          const put = yield* fail(storage.checkpoints.put(key, checkpoint(3), { expectedRevision: 2 }))
+          assert.instanceOf(put, Storage.RevisionConflict)
+          assert.deepStrictEqual(put instanceof Storage.RevisionConflict && [put.expected, put.actual], [2, 0])
+          assert.strictEqual(
+            put.message,
+            `Revision conflict on the checkpoint of agent ${JSON.stringify(key.agentId)} in partition ${
+              JSON.stringify(partition)
+            }: expected revision 2, found none`
+          )
+          const remove = yield* fail(storage.checkpoints.delete(key, { expectedRevision: 2 }))
+          assert.deepStrictEqual(remove instanceof Storage.RevisionConflict && [remove.expected, remove.actual], [2, 0])
+          assert.isFalse(yield* storage.checkpoints.delete(key, { expectedRevision: 0 }))
+          assert.isFalse(yield* storage.checkpoints.delete(key))
+          assert.isTrue(Option.isNone(yield* storage.checkpoints.get(key)))
+          // the revision kept for the key does not make it listed
+          assert.deepStrictEqual(yield* storage.list({ partition }), [])
+          assert.strictEqual(yield* storage.journal.revision(key), 0)
+
+          // a conflict on creating it again names the new checkpoint's revision
+          assert.strictEqual(yield* storage.checkpoints.put(key, checkpoint(4), { expectedRevision: 0 }), 3)
+          const again = yield* fail(storage.checkpoints.put(key, checkpoint(5), { expectedRevision: 0 }))
+          assert.deepStrictEqual(again instanceof Storage.RevisionConflict && [again.expected, again.actual], [0, 3])
+          assert.deepStrictEqual(yield* storage.list({ partition }), [key])
+          const stored = Option.getOrThrow(yield* storage.checkpoints.get(key))
+          assert.deepStrictEqual([stored.revision, stored.state], [3, 4])
+        }))
+
+      it.effect("revisions continue after a delete with the journal and the outbox in use", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage.Storage
+          const key = fresh("deleted-heads")
+          // the key's journal and outbox heads exist before its first checkpoint is deleted
+          yield* storage.journal.append(key, ["a", "b"], { expectedRevision: 0 })
+          yield* storage.checkpoints.put(key, checkpoint(1), { expectedRevision: 0, outbox: ["x"] })
+          yield* storage.checkpoints.put(key, checkpoint(2), { expectedRevision: 1, outbox: ["y"] })
+          assert.isTrue(yield* storage.checkpoints.delete(key, { expectedRevision: 2 }))
+          assert.strictEqual(
+            yield* storage.checkpoints.put(key, checkpoint(3), { expectedRevision: 0, outbox: ["z"] }),
+            3
+          )
+          // the journal's revision and the outbox's sequences are untouched by the checkpoint's
+          assert.strictEqual(yield* storage.journal.revision(key), 2)
+          assert.strictEqual(yield* storage.journal.append(key, ["c"], { expectedRevision: 2 }), 3)
+          assert.deepStrictEqual((yield* storage.outbox.read(key)).map((e) => [e.sequence, e.data]), [
+            [1, "x"],
+            [2, "y"],
+            [3, "z"]
+          ])
+          // a key whose only record was its journal: its first checkpoint is revision 1
+          const journalOnly = fresh("journal-only")
+          yield* storage.journal.append(journalOnly, ["a"], { expectedRevision: 0 })
+          assert.strictEqual(yield* storage.checkpoints.put(journalOnly, checkpoint(1), { expectedRevision: 0 }), 1)
+        }))
+
+      it.effect("deletes and puts of many keys at once: each new checkpoint continues after its key's last", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage.Storage
+          const keys = Array.from({ length: 12 }, (_, i) => fresh(`many-${i}`))
+          // key i at revision i + 1
+          for (const [i, key] of keys.entries()) {
+            for (let revision = 0; revision <= i; revision++) {
+              yield* storage.checkpoints.put(key, checkpoint(revision), { expectedRevision: revision })
+            }
+          }
+          // together (for SQLite: in one group commit)
+          const deleted = yield* Effect.all(keys.map((key) => storage.checkpoints.delete(key)), {
+            concurrency: "unbounded"
+          })
+          assert.deepStrictEqual(deleted, keys.map(() => true))
+          const created = yield* Effect.all(
+            keys.map((key) => storage.checkpoints.put(key, checkpoint("again"), { expectedRevision: 0 })),
+            { concurrency: "unbounded" }
+          )
+          assert.deepStrictEqual(created, keys.map((_, i) => i + 2))
+          for (const [i, key] of keys.entries()) {
+            assert.strictEqual(Option.getOrThrow(yield* storage.checkpoints.get(key)).revision, i + 2)
+          }
+          // a creation race after a delete: exactly one wins, the others see its revision
+          const race = keys[5]!
+          yield* storage.checkpoints.delete(race)
+          const exits = yield* Effect.all(
+            Array.from(
+              { length: 8 },
+              (_, i) => Effect.exit(storage.checkpoints.put(race, checkpoint({ writer: i }), { expectedRevision: 0 }))
+            ),
+            { concurrency: "unbounded" }
+          )
+          assert.deepStrictEqual(exits.filter(Exit.isSuccess).map((exit) => exit.value), [8])
+          for (const exit of exits.filter(Exit.isFailure)) {
+            const error = failureOf(exit)
+            assert.deepStrictEqual(error instanceof Storage.RevisionConflict && [error.expected, error.actual], [0, 8])
+          }
+        }))
+
+      it.effect("a delete racing a put that expects no checkpoint: the put conflicts or continues after it", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage.Storage
+          const { other } = yield* Backdoor
+          for (let round = 0; round < 10; round++) {
+            const key = fresh("delete-race")
+            yield* storage.checkpoints.put(key, checkpoint(1), { expectedRevision: 0 })
+            yield* storage.checkpoints.put(key, checkpoint(2), { expectedRevision: 1 })
+            // on two instances (for SQL backends: two connections), in either order
+            const [deleted, put] = yield* Effect.all([
+              (round % 2 === 0 ? storage : other).checkpoints.delete(key),
+              Effect.exit((round % 2 === 0 ? other : storage).checkpoints.put(key, checkpoint(3), {
+                expectedRevision: 0
+              }))
+            ], { concurrency: "unbounded" })
+            if (Exit.isSuccess(put)) {
+              // the put ran after the delete: it continues after the deleted revision
+              assert.isTrue(deleted)
+              assert.strictEqual(put.value, 3)
+              const stored = Option.getOrThrow(yield* storage.checkpoints.get(key))
+              assert.deepStrictEqual([stored.revision, stored.state], [3, 3])
+            } else {
+              // the put ran before the delete: it found revision 2
+              const error = failureOf(put)
+              assert.deepStrictEqual(error instanceof Storage.RevisionConflict && [error.expected, error.actual], [
+                0,
+                2
+              ])
+              assert.isTrue(Option.isNone(yield* storage.checkpoints.get(key)))
+              assert.strictEqual(yield* storage.checkpoints.put(key, checkpoint(3), { expectedRevision: 0 }), 3)
+            }
+          }
         }))
 
       it.effect("large states round-trip (about 2 MB of JSON)", () =>
@@ -665,5 +873,155 @@ export const conformance = <E>(
     })
 
   if (options?.skip === true) describe.skip(`Storage conformance: ${name}`, suite)
+  else suite()
+}
+
+/** The key columns of a row in partition "tenant", as the upgrade test writes them. */
+const at = (agentId: string) => ({ partition_id: "tenant", agent_id: agentId })
+
+/**
+ * Registers the upgrade test of a SQL backend: a database an earlier release created (only the migrations it
+ * shipped ran) and wrote to is migrated when the storage opens it, and its records are kept. `database`
+ * provides a client on an empty database of the suite's own. The test also runs the plain SQL driver (the one
+ * without SQLite's group commit) on the migrated database.
+ */
+export const upgrade = <E>(
+  name: string,
+  database: Layer.Layer<SqlClient.SqlClient, E>,
+  options?: { readonly skip?: boolean | undefined }
+): void => {
+  const suite = () =>
+    layer(database, { timeout: "60 seconds" })(`Storage upgrade: ${name}`, (it) => {
+      it.effect("a database of migration 1 only (no kept checkpoint revision) is migrated; revisions continue", () =>
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          // the schema as the first release left it
+          yield* Migrator.make({})({
+            loader: Migrator.fromRecord({ "1_storage_tables": storageSql.migrations["1_storage_tables"] }),
+            table: storageSql.migrationsTable
+          })
+          const columns = (table: string) =>
+            sql.onDialectOrElse({
+              pg: () =>
+                Effect.map(
+                  sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns
+WHERE table_name = ${table} AND table_schema = current_schema() ORDER BY ordinal_position`,
+                  (rows) => rows.map((row) => row.name)
+                ),
+              orElse: () =>
+                Effect.map(
+                  sql<{ name: string }>`SELECT name FROM pragma_table_info(${table}) ORDER BY cid`,
+                  (rows) => rows.map((row) => row.name)
+                )
+            })
+          assert.deepStrictEqual(yield* columns("kido_heads"), [
+            "partition_id",
+            "agent_id",
+            "journal_revision",
+            "outbox_sequence"
+          ])
+          // records as that release wrote them: a checkpoint at revision 2 (journal truncated through 1, one
+          // outbox entry pending), and a key whose checkpoint was deleted (only its journal head is left)
+          yield* sql`INSERT INTO kido_checkpoints ${
+            sql.insert({
+              ...at("kept"),
+              agent: "counter",
+              revision: 2,
+              state_version: 1,
+              state: "{\"count\":2}",
+              journal_sequence: 1,
+              metadata: "null",
+              updated_at: 1000
+            })
+          }`
+          yield* sql`INSERT INTO kido_heads ${
+            sql.insert([
+              { ...at("kept"), journal_revision: 3, outbox_sequence: 1 },
+              { ...at("gone"), journal_revision: 1, outbox_sequence: 0 }
+            ])
+          }`
+          yield* sql`INSERT INTO kido_journal ${
+            sql.insert([
+              { ...at("kept"), sequence: 2, data: "{\"add\":1}", appended_at: 1000 },
+              { ...at("kept"), sequence: 3, data: "{\"add\":2}", appended_at: 1000 }
+            ])
+          }`
+          yield* sql`INSERT INTO kido_outbox ${
+            sql.insert({ ...at("kept"), sequence: 1, data: "{\"type\":\"a\"}", created_at: 1000 })
+          }`
+
+          // opened by this release
+          const storage = yield* Effect.provide(Storage.Storage, Storage.Storage.layerSql)
+          assert.deepStrictEqual(yield* columns("kido_heads"), [
+            "partition_id",
+            "agent_id",
+            "journal_revision",
+            "outbox_sequence",
+            "checkpoint_revision"
+          ])
+          const migrations = yield* sql<{ migration_id: unknown; name: string }>`SELECT migration_id, name FROM ${
+            sql(storageSql.migrationsTable)
+          } ORDER BY migration_id`
+          assert.deepStrictEqual(migrations.map((m) => [Number(m.migration_id), m.name]), [
+            [1, "storage_tables"],
+            [2, "checkpoint_revisions"]
+          ])
+
+          // the records are read as before
+          const kept = { agentId: "kept", partition: "tenant" }
+          const stored = Option.getOrThrow(yield* storage.checkpoints.get(kept))
+          assert.deepStrictEqual([stored.revision, stored.state, stored.journalSequence], [2, { count: 2 }, 1])
+          assert.strictEqual(yield* storage.journal.revision(kept), 3)
+          assert.deepStrictEqual((yield* storage.journal.read(kept)).map((e) => [e.sequence, e.data]), [
+            [2, { add: 1 }],
+            [3, { add: 2 }]
+          ])
+          assert.deepStrictEqual((yield* storage.outbox.read(kept)).map((e) => e.sequence), [1])
+          // (a key with only a journal head and no entries is not listed)
+          assert.deepStrictEqual(yield* storage.list({ partition: "tenant" }), [kept])
+
+          // and written: revisions continue, also after a delete
+          assert.strictEqual(
+            yield* storage.checkpoints.put(kept, checkpoint(3), { expectedRevision: 2, outbox: ["b"] }),
+            3
+          )
+          assert.deepStrictEqual((yield* storage.outbox.read(kept)).map((e) => e.sequence), [1, 2])
+          assert.isTrue(yield* storage.checkpoints.delete(kept, { expectedRevision: 3 }))
+          assert.strictEqual(yield* storage.checkpoints.put(kept, checkpoint(4), { expectedRevision: 0 }), 4)
+          const stale = yield* fail(storage.checkpoints.put(kept, checkpoint(5), { expectedRevision: 3 }))
+          assert.deepStrictEqual(stale instanceof Storage.RevisionConflict && [stale.expected, stale.actual], [3, 4])
+          assert.strictEqual(yield* storage.journal.append(kept, ["c"], { expectedRevision: 3 }), 4)
+          // the key deleted before the upgrade left no revision behind: it starts at 1, then continues
+          const gone = { agentId: "gone", partition: "tenant" }
+          assert.strictEqual(yield* storage.checkpoints.put(gone, checkpoint(1), { expectedRevision: 0 }), 1)
+          assert.isTrue(yield* storage.checkpoints.delete(gone))
+          assert.strictEqual(yield* storage.checkpoints.put(gone, checkpoint(2), { expectedRevision: 0 }), 2)
+          assert.strictEqual(yield* storage.journal.revision(gone), 1)
+
+          // the plain SQL driver on the same database (for SQLite, the layer's writes go through a group commit)
+          const backend = sql.onDialectOrElse({ pg: () => "pg", orElse: () => "sqlite" })
+          const plain = storageCore.make(storageSql.driver(sql, backend))
+          assert.isTrue(yield* plain.checkpoints.delete(kept))
+          assert.strictEqual(yield* plain.checkpoints.put(kept, checkpoint(6), { expectedRevision: 0 }), 5)
+          const plainStale = yield* fail(plain.checkpoints.put(kept, checkpoint(7), { expectedRevision: 4 }))
+          assert.deepStrictEqual(
+            plainStale instanceof Storage.RevisionConflict && [plainStale.expected, plainStale.actual],
+            [4, 5]
+          )
+          assert.isTrue(yield* plain.checkpoints.delete(kept, { expectedRevision: 5 }))
+          const none = yield* fail(plain.checkpoints.put(kept, checkpoint(7), { expectedRevision: 5 }))
+          assert.deepStrictEqual(none instanceof Storage.RevisionConflict && [none.expected, none.actual], [5, 0])
+          assert.strictEqual(yield* storage.checkpoints.put(kept, checkpoint(8), { expectedRevision: 0 }), 6)
+          assert.strictEqual(yield* plain.checkpoints.put(kept, checkpoint(9), { expectedRevision: 6 }), 7)
+          assert.strictEqual(Option.getOrThrow(yield* storage.checkpoints.get(kept)).revision, 7)
+
+          // opening it again runs no migration
+          yield* Effect.provide(Storage.Storage, Storage.Storage.layerSql)
+          const again = yield* sql<{ n: unknown }>`SELECT count(*) AS n FROM ${sql(storageSql.migrationsTable)}`
+          assert.strictEqual(Number(again[0]?.n), 2)
+        }))
+    })
+
+  if (options?.skip === true) describe.skip(`Storage upgrade: ${name}`, suite)
   else suite()
 }

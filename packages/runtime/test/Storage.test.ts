@@ -14,7 +14,7 @@ import * as sqliteClient from "../src/internal/sqliteClient.ts"
 import * as memory from "../src/internal/storageMemory.ts"
 import * as Storage from "../src/Storage.ts"
 import { pgAvailable, pgClient, pgDatabase, reportSkipped } from "./fixtures/pg.ts"
-import { Backdoor, conformance, fresh } from "./Storage.conformance.ts"
+import { Backdoor, conformance, fresh, upgrade } from "./Storage.conformance.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // memory
@@ -91,6 +91,10 @@ const sqliteLayer = (filename: string) =>
   )
 
 conformance("SQLite", sqliteLayer(Path.join(sqliteFolder, "conformance.db")))
+upgrade(
+  "SQLite",
+  Layer.effect(SqlClient.SqlClient, sqliteClient.make({ filename: Path.join(sqliteFolder, "upgrade.db") }))
+)
 
 // ---------------------------------------------------------------------------------------------------------------
 // PostgreSQL
@@ -106,6 +110,7 @@ const pgLayer = pgDatabase((url) =>
 )
 
 conformance("PostgreSQL", pgLayer, { skip: !pgAvailable })
+upgrade("PostgreSQL", pgDatabase((url) => Layer.effect(SqlClient.SqlClient, pgClient(url))), { skip: !pgAvailable })
 
 // ---------------------------------------------------------------------------------------------------------------
 // particular to each backend
@@ -163,7 +168,10 @@ describe("Storage: SQLite", () => {
       const migrations = yield* sql<
         { migration_id: number; name: string }
       >`SELECT migration_id, name FROM kido_storage_migrations`
-      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [[1, "storage_tables"]])
+      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [
+        [1, "storage_tables"],
+        [2, "checkpoint_revisions"]
+      ])
       const entries = yield* sql<{ data: string }>`SELECT data FROM kido_journal ORDER BY sequence`
       assert.deepStrictEqual(entries.map((e) => e.data), ["0", "1"])
     }))

@@ -2813,7 +2813,7 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
       const error = reason._tag === "Crash"
         ? new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) })
         : new RuntimeError.AgentStopped({ agentId: server.id, reason: ExitReason.format(reason) })
-      for (const { call } of deferred) call.reply(Exit.fail(error))
+      for (const pending of deferred) pending.call.reply(Exit.fail(error))
     }
     // First, before any yield (a stop from outside may look at the agent meanwhile): what was not processed
     // goes to the stash. The item being processed when it ended: if its state change was committed it was

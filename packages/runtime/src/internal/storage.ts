@@ -25,6 +25,12 @@ export type CheckpointRow = {
   readonly updated_at: number
 }
 
+/**
+ * What `put` gives a driver to write: a checkpoint row without its revision, which the driver decides (see
+ * {@link Driver.putCheckpoint}).
+ */
+export type CheckpointWrite = Omit<CheckpointRow, "revision">
+
 /** A stored row as a driver reads it back: nothing is trusted until decoded. */
 export type RawCheckpoint = { readonly [K in keyof CheckpointRow]?: unknown }
 
@@ -44,6 +50,12 @@ export interface RawKey {
 /** The outcome of a conditional write: done, or the revision actually stored. */
 export type WriteResult = { readonly ok: true } | { readonly ok: false; readonly actual: unknown }
 
+/** The outcome of a checkpoint put: the revision written, or the revision actually stored. */
+export type PutResult = { readonly ok: true; readonly revision: unknown } | {
+  readonly ok: false
+  readonly actual: unknown
+}
+
 /** The outcome of a conditional delete. */
 export type DeleteResult = { readonly ok: true; readonly deleted: boolean } | {
   readonly ok: false
@@ -54,13 +66,22 @@ export type DeleteResult = { readonly ok: true; readonly deleted: boolean } | {
 export interface Driver {
   readonly backend: string
   readonly getCheckpoint: (key: StoredKey) => Effect.Effect<RawCheckpoint | undefined, SqlError.SqlError>
-  /** Writes `row` if the stored revision is `expected` (0: none), with the outbox entries, atomically. */
+  /**
+   * Writes `row` if the stored revision is `expected` (0: none), with the outbox entries, atomically, and returns
+   * the revision written. Revisions of a key are never reused: an update writes `expected + 1`; a new checkpoint
+   * (`expected` 0) continues after the last revision of a checkpoint the key had before (deleted since), 1 when
+   * it never had one.
+   */
   readonly putCheckpoint: (
     key: StoredKey,
     expected: number,
-    row: CheckpointRow,
+    row: CheckpointWrite,
     outbox: ReadonlyArray<string>
-  ) => Effect.Effect<WriteResult, SqlError.SqlError>
+  ) => Effect.Effect<PutResult, SqlError.SqlError>
+  /**
+   * Deletes the checkpoint if its revision is `expected` (`undefined`: whatever it is; 0: there must be none),
+   * keeping its revision as the key's last, so that a later put continues after it.
+   */
   readonly deleteCheckpoint: (
     key: StoredKey,
     expected: number | undefined
@@ -283,6 +304,14 @@ const decodeActual = (
     : Effect.succeed(n)
 }
 
+/** The revision a driver says it wrote. */
+const decodeWritten = (key: StoredKey, revision: unknown): Effect.Effect<number, CorruptRecord> => {
+  const n = storedInt(revision)
+  return n === undefined || n < 1
+    ? Effect.fail(corrupt(key, "checkpoint", `the revision written is ${describe(revision)}`))
+    : Effect.succeed(n)
+}
+
 const conflict = (key: StoredKey, record: "checkpoint" | "journal", expected: number, actual: number) =>
   Effect.fail(new RevisionConflict({ ...keyFields(key), record, expected, actual }))
 
@@ -374,10 +403,8 @@ export const make = (driver: Driver): Storage.Storage["Service"] => {
         if (given[i] === undefined) return yield* invalid(operation, `outbox[${i}]`, "is undefined, not JSON")
         outbox.push(yield* encodeJson(operation, `outbox[${i}]`, given[i]))
       }
-      const revision = expected + 1
-      const row: CheckpointRow = {
+      const row: CheckpointWrite = {
         agent: checkpoint.agent,
-        revision,
         state_version: stateVersion,
         state,
         journal_sequence: journalSequence,
@@ -390,9 +417,9 @@ export const make = (driver: Driver): Storage.Storage["Service"] => {
         expected,
         Effect.map(
           run(operation, key, driver.putCheckpoint(key, expected, row, outbox)),
-          (result) => result.ok ? { ok: true as const, value: revision } : result
+          (result) => result.ok ? { ok: true as const, value: result.revision } : result
         )
-      )
+      ).pipe(Effect.flatMap((written) => decodeWritten(key, written)))
     }).pipe(span("checkpoints.put", undefined))
 
   const remove = (input: Storage.KeyInput, options?: Storage.DeleteOptions) =>

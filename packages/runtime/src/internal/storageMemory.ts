@@ -3,7 +3,16 @@
  * so each one is atomic. Tests reach the rows through {@link MemoryStore} to corrupt them on purpose.
  */
 import { Effect } from "effect"
-import type { CheckpointRow, DeleteResult, Driver, RawCheckpoint, RawEntry, StoredKey, WriteResult } from "./storage.ts"
+import type {
+  CheckpointWrite,
+  DeleteResult,
+  Driver,
+  PutResult,
+  RawCheckpoint,
+  RawEntry,
+  StoredKey,
+  WriteResult
+} from "./storage.ts"
 
 interface Entry {
   readonly sequence: number
@@ -11,9 +20,12 @@ interface Entry {
   readonly at: number
 }
 
+/** Per key, kept when its records are deleted: revisions and sequences are never reused. */
 interface Heads {
   journal: number
   outbox: number
+  /** The revision of the last checkpoint deleted (0: none): a new checkpoint continues after it. */
+  checkpoint: number
 }
 
 const id = (key: StoredKey): string => `${key.partition ?? ""}\u0000${key.agentId}`
@@ -42,7 +54,7 @@ export const fromPublic = (store: unknown): Effect.Effect<MemoryStore> =>
 const heads = (store: MemoryStore, key: string): Heads => {
   let found = store.heads.get(key)
   if (found === undefined) {
-    found = { journal: 0, outbox: 0 }
+    found = { journal: 0, outbox: 0, checkpoint: 0 }
     store.heads.set(key, found)
   }
   return found
@@ -65,13 +77,14 @@ const toRaw = (entry: Entry): RawEntry => ({ sequence: entry.sequence, data: ent
 export const driver = (store: MemoryStore): Driver => ({
   backend: "memory",
   getCheckpoint: (key) => Effect.sync(() => store.checkpoints.get(id(key))?.row),
-  putCheckpoint: (key, expected, row: CheckpointRow, outbox) =>
-    Effect.sync((): WriteResult => {
+  putCheckpoint: (key, expected, row: CheckpointWrite, outbox) =>
+    Effect.sync((): PutResult => {
       const k = id(key)
       const current = store.checkpoints.get(k)
       const actual = current === undefined ? 0 : current.row.revision
       if (actual !== expected) return { ok: false, actual }
-      store.checkpoints.set(k, { key, row: { ...row } })
+      const revision = current === undefined ? (store.heads.get(k)?.checkpoint ?? 0) + 1 : expected + 1
+      store.checkpoints.set(k, { key, row: { ...row, revision } })
       if (outbox.length > 0) {
         const head = heads(store, k)
         let list = store.outbox.get(k)
@@ -81,7 +94,7 @@ export const driver = (store: MemoryStore): Driver => ({
         }
         for (const data of outbox) list.entries.push({ sequence: ++head.outbox, data, at: row.updated_at })
       }
-      return { ok: true }
+      return { ok: true, revision }
     }),
   deleteCheckpoint: (key, expected) =>
     Effect.sync((): DeleteResult => {
@@ -89,7 +102,11 @@ export const driver = (store: MemoryStore): Driver => ({
       const current = store.checkpoints.get(k)
       const actual = current === undefined ? 0 : current.row.revision
       if (expected !== undefined && actual !== expected) return { ok: false, actual }
-      return { ok: true, deleted: store.checkpoints.delete(k) }
+      if (current === undefined) return { ok: true, deleted: false }
+      store.checkpoints.delete(k)
+      const head = heads(store, k)
+      if (typeof actual === "number" && actual > head.checkpoint) head.checkpoint = actual
+      return { ok: true, deleted: true }
     }),
   appendJournal: (key, expected, entries, at) =>
     Effect.sync((): WriteResult => {

@@ -6,8 +6,10 @@
  * Tables (a key is `partition_id` (`""` for none) and `agent_id`):
  *
  * - `kido_checkpoints`: one row per key.
- * - `kido_heads`: per key, the journal's revision and the last outbox sequence; never deleted, so sequences are
- *   not reused after a truncate or a delete.
+ * - `kido_heads`: per key, the journal's revision, the last outbox sequence and the revision of the last
+ *   checkpoint deleted (`checkpoint_revision`, since migration 2); never deleted, so sequences and revisions are
+ *   not reused after a truncate or a delete. A new checkpoint gets `checkpoint_revision + 1`; an update of one
+ *   gets its expected revision + 1 (no write to `kido_heads`).
  * - `kido_journal`, `kido_outbox`: entries by key and sequence.
  *
  * On a client of this package's SQLite layer (`sqliteClient.ts`), the writes (checkpoint puts and deletes,
@@ -23,7 +25,7 @@ import type { SqlError } from "effect/sql"
 import type { StorageFailed } from "../Storage.ts"
 import * as sqliteClient from "./sqliteClient.ts"
 import * as core from "./storage.ts"
-import type { CheckpointRow, Driver, RawCheckpoint, RawEntry, RawKey, StoredKey } from "./storage.ts"
+import type { CheckpointRow, CheckpointWrite, Driver, RawCheckpoint, RawEntry, RawKey, StoredKey } from "./storage.ts"
 
 /** The table recording which of the migrations below ran. */
 export const migrationsTable = "kido_storage_migrations"
@@ -67,6 +69,11 @@ export const migrations = {
   created_at BIGINT NOT NULL,
   PRIMARY KEY (partition_id, agent_id, sequence)
 )`
+  }),
+  // a checkpoint's revisions continue after a delete: the revision of the last checkpoint deleted, per key
+  "2_checkpoint_revisions": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE kido_heads ADD COLUMN checkpoint_revision BIGINT NOT NULL DEFAULT 0`
   })
 }
 
@@ -86,6 +93,14 @@ const chunks = <A>(items: ReadonlyArray<A>): Array<Arr.NonEmptyReadonlyArray<A>>
 
 const partitionOf = (key: StoredKey): string => key.partition ?? ""
 
+/** A revision read back from a statement, as a number (`undefined` if it is not one: a corrupt row). */
+const revisionOf = (u: unknown): number | undefined => {
+  const n = typeof u === "number" || typeof u === "bigint" || (typeof u === "string" && /^\d+$/.test(u))
+    ? Number(u)
+    : Number.NaN
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined
+}
+
 /** The driver on a client, once its tables exist. */
 export const driver = (sql: SqlClient.SqlClient, backend: string): Driver => {
   const where = (key: StoredKey) => sql`partition_id = ${partitionOf(key)} AND agent_id = ${key.agentId}`
@@ -102,15 +117,42 @@ export const driver = (sql: SqlClient.SqlClient, backend: string): Driver => {
       (rows) => rows[0]?.revision ?? 0
     )
 
-  const insertCheckpoint = (key: StoredKey, row: CheckpointRow) =>
-    sql<{ revision: unknown }>`INSERT INTO kido_checkpoints ${
-      sql.insert({ partition_id: partitionOf(key), agent_id: key.agentId, ...row })
-    } ON CONFLICT (partition_id, agent_id) DO NOTHING RETURNING revision`
+  /** The revision of the last checkpoint of a key that was deleted (0: none). */
+  const deletedRevision = (key: StoredKey): Effect.Effect<unknown, SqlError.SqlError> =>
+    Effect.map(
+      sql<{ revision: unknown }>`SELECT checkpoint_revision AS revision FROM kido_heads WHERE ${where(key)}`,
+      (rows) => rows[0]?.revision ?? 0
+    )
+
+  /** A new checkpoint, at the revision after the last deleted one. */
+  const insertCheckpoint = (key: StoredKey, row: CheckpointWrite) =>
+    sql<{ revision: unknown }>`INSERT INTO kido_checkpoints
+(partition_id, agent_id, agent, revision, state_version, state, journal_sequence, metadata, updated_at)
+VALUES (${partitionOf(key)}, ${key.agentId}, ${row.agent},
+COALESCE((SELECT checkpoint_revision FROM kido_heads WHERE ${where(key)}), 0) + 1,
+${row.state_version}, ${row.state}, ${row.journal_sequence}, ${row.metadata}, ${row.updated_at})
+ON CONFLICT (partition_id, agent_id) DO NOTHING RETURNING revision`
 
   const updateCheckpoint = (key: StoredKey, expected: number, row: CheckpointRow) =>
     sql<{ revision: unknown }>`UPDATE kido_checkpoints SET ${sql.update(row)} WHERE ${
       where(key)
     } AND revision = ${expected} RETURNING revision`
+
+  /** Keeps a deleted checkpoint's revision as the key's last (never lowering it). */
+  const recordDeleted = (key: StoredKey, revision: unknown) => {
+    const n = revisionOf(revision)
+    return n === undefined ? Effect.void : Effect.asVoid(sql`INSERT INTO kido_heads ${
+      sql.insert({
+        partition_id: partitionOf(key),
+        agent_id: key.agentId,
+        journal_revision: 0,
+        outbox_sequence: 0,
+        checkpoint_revision: n
+      })
+    } ON CONFLICT (partition_id, agent_id) DO UPDATE SET checkpoint_revision = CASE
+WHEN kido_heads.checkpoint_revision > excluded.checkpoint_revision THEN kido_heads.checkpoint_revision
+ELSE excluded.checkpoint_revision END`)
+  }
 
   const writeOutbox = (key: StoredKey, outbox: ReadonlyArray<string>, at: number) =>
     Effect.gen(function*() {
@@ -142,26 +184,50 @@ FROM kido_checkpoints WHERE ${where(key)}`,
       ),
     putCheckpoint: (key, expected, row, outbox) => {
       const write = Effect.gen(function*() {
-        const written = expected === 0 ? yield* insertCheckpoint(key, row) : yield* updateCheckpoint(key, expected, row)
-        if (written.length === 0) return { ok: false as const, actual: yield* currentRevision(key) }
-        if (outbox.length > 0) yield* writeOutbox(key, outbox, row.updated_at)
-        return { ok: true as const }
-      })
-      return outbox.length > 0 ? sql.withTransaction(write) : write
-    },
-    deleteCheckpoint: (key, expected) =>
-      Effect.gen(function*() {
+        let revision: unknown
         if (expected === 0) {
-          const actual = yield* currentRevision(key)
-          return actual === 0 ? { ok: true as const, deleted: false } : { ok: false as const, actual }
+          const [inserted] = yield* insertCheckpoint(key, row)
+          if (inserted === undefined) return { ok: false as const, actual: yield* currentRevision(key) }
+          revision = inserted.revision
+          // PostgreSQL (read committed): an insert that waited for a concurrent delete of the key's checkpoint
+          // computed its revision before that delete committed; this statement sees it, and moves past it
+          const deleted = revisionOf(yield* deletedRevision(key))
+          const written = revisionOf(revision)
+          if (deleted !== undefined && written !== undefined && deleted >= written) {
+            revision = deleted + 1
+            yield* sql`UPDATE kido_checkpoints SET revision = ${deleted + 1} WHERE ${where(key)}`
+          }
+        } else {
+          revision = expected + 1
+          const updated = yield* updateCheckpoint(key, expected, { ...row, revision: expected + 1 })
+          if (updated.length === 0) return { ok: false as const, actual: yield* currentRevision(key) }
         }
+        if (outbox.length > 0) yield* writeOutbox(key, outbox, row.updated_at)
+        return { ok: true as const, revision }
+      })
+      return expected === 0 || outbox.length > 0 ? sql.withTransaction(write) : write
+    },
+    deleteCheckpoint: (key, expected) => {
+      if (expected === 0) {
+        return Effect.map(
+          currentRevision(key),
+          (actual) => actual === 0 ? { ok: true as const, deleted: false } : { ok: false as const, actual }
+        )
+      }
+      return sql.withTransaction(Effect.gen(function*() {
         const deleted = expected === undefined
-          ? yield* sql`DELETE FROM kido_checkpoints WHERE ${where(key)} RETURNING revision`
-          : yield* sql`DELETE FROM kido_checkpoints WHERE ${where(key)} AND revision = ${expected} RETURNING revision`
-        if (deleted.length > 0) return { ok: true as const, deleted: true }
+          ? yield* sql<{ revision: unknown }>`DELETE FROM kido_checkpoints WHERE ${where(key)} RETURNING revision`
+          : yield* sql<{ revision: unknown }>`DELETE FROM kido_checkpoints WHERE ${
+            where(key)
+          } AND revision = ${expected} RETURNING revision`
+        if (deleted.length > 0) {
+          yield* recordDeleted(key, deleted[0]!.revision)
+          return { ok: true as const, deleted: true }
+        }
         if (expected === undefined) return { ok: true as const, deleted: false }
         return { ok: false as const, actual: yield* currentRevision(key) }
-      }),
+      }))
+    },
     appendJournal: (key, expected, entries, at) =>
       sql.withTransaction(Effect.gen(function*() {
         const revision = expected + entries.length
@@ -219,13 +285,20 @@ UNION SELECT partition_id, agent_id FROM kido_outbox WHERE partition_id = ${part
 
 const insertCheckpointSql = `INSERT INTO kido_checkpoints
 (partition_id, agent_id, agent, revision, state_version, state, journal_sequence, metadata, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (partition_id, agent_id) DO NOTHING`
+VALUES (?, ?, ?, COALESCE((SELECT checkpoint_revision FROM kido_heads WHERE partition_id = ? AND agent_id = ?), 0) + 1,
+?, ?, ?, ?, ?) ON CONFLICT (partition_id, agent_id) DO NOTHING RETURNING revision`
 const updateCheckpointSql = `UPDATE kido_checkpoints
 SET agent = ?, revision = ?, state_version = ?, state = ?, journal_sequence = ?, metadata = ?, updated_at = ?
 WHERE partition_id = ? AND agent_id = ? AND revision = ?`
 const revisionSql = "SELECT revision FROM kido_checkpoints WHERE partition_id = ? AND agent_id = ?"
-const deleteCheckpointSql = "DELETE FROM kido_checkpoints WHERE partition_id = ? AND agent_id = ?"
-const deleteCheckpointAtSql = "DELETE FROM kido_checkpoints WHERE partition_id = ? AND agent_id = ? AND revision = ?"
+const deleteCheckpointSql = "DELETE FROM kido_checkpoints WHERE partition_id = ? AND agent_id = ? RETURNING revision"
+const deleteCheckpointAtSql =
+  "DELETE FROM kido_checkpoints WHERE partition_id = ? AND agent_id = ? AND revision = ? RETURNING revision"
+const deletedHeadSql =
+  `INSERT INTO kido_heads (partition_id, agent_id, journal_revision, outbox_sequence, checkpoint_revision)
+VALUES (?, ?, 0, 0, ?) ON CONFLICT (partition_id, agent_id) DO UPDATE SET checkpoint_revision = CASE
+WHEN kido_heads.checkpoint_revision > excluded.checkpoint_revision THEN kido_heads.checkpoint_revision
+ELSE excluded.checkpoint_revision END`
 const outboxHeadSql = `INSERT INTO kido_heads (partition_id, agent_id, journal_revision, outbox_sequence)
 VALUES (?, ?, 0, ?) ON CONFLICT (partition_id, agent_id)
 DO UPDATE SET outbox_sequence = kido_heads.outbox_sequence + excluded.outbox_sequence
@@ -272,25 +345,32 @@ export const groupDriver = (base: Driver, group: sqliteClient.GroupCommit): Driv
         : reads.all(readJournalLimitSql, partitionOf(key), key.agentId, after, limit)),
   readOutbox: (key) => group.read("readOutbox", (reads) => reads.all(readOutboxSql, partitionOf(key), key.agentId)),
   putCheckpoint: (key, expected, row, outbox) =>
-    group.write("putCheckpoint", (writes): core.WriteResult => {
+    group.write("putCheckpoint", (writes): core.PutResult => {
       const partition = partitionOf(key)
-      const written = expected === 0
-        ? writes.run(
+      let revision: unknown
+      if (expected === 0) {
+        // a new checkpoint: at the revision after the last one deleted (computed by the statement)
+        const inserted = writes.get(
           insertCheckpointSql,
           partition,
           key.agentId,
           row.agent,
-          row.revision,
+          partition,
+          key.agentId,
           row.state_version,
           row.state,
           row.journal_sequence,
           row.metadata,
           row.updated_at
         )
-        : writes.run(
+        if (inserted === undefined) return { ok: false, actual: actual(writes, revisionSql, key) }
+        revision = inserted["revision"]
+      } else {
+        revision = expected + 1
+        const updated = writes.run(
           updateCheckpointSql,
           row.agent,
-          row.revision,
+          expected + 1,
           row.state_version,
           row.state,
           row.journal_sequence,
@@ -300,7 +380,8 @@ export const groupDriver = (base: Driver, group: sqliteClient.GroupCommit): Driv
           key.agentId,
           expected
         )
-      if (written === 0) return { ok: false, actual: actual(writes, revisionSql, key) }
+        if (updated === 0) return { ok: false, actual: actual(writes, revisionSql, key) }
+      }
       if (outbox.length > 0) {
         const head = writes.get(outboxHeadSql, partition, key.agentId, outbox.length)
         const first = Number(head?.["sequence"]) - outbox.length + 1
@@ -308,7 +389,7 @@ export const groupDriver = (base: Driver, group: sqliteClient.GroupCommit): Driv
           writes.run(insertOutboxSql, partition, key.agentId, first + i, outbox[i]!, row.updated_at)
         }
       }
-      return { ok: true }
+      return { ok: true, revision }
     }),
   deleteCheckpoint: (key, expected) =>
     group.write("deleteCheckpoint", (writes): core.DeleteResult => {
@@ -317,9 +398,14 @@ export const groupDriver = (base: Driver, group: sqliteClient.GroupCommit): Driv
         return stored === 0 ? { ok: true, deleted: false } : { ok: false, actual: stored }
       }
       const deleted = expected === undefined
-        ? writes.run(deleteCheckpointSql, partitionOf(key), key.agentId)
-        : writes.run(deleteCheckpointAtSql, partitionOf(key), key.agentId, expected)
-      if (deleted > 0) return { ok: true, deleted: true }
+        ? writes.get(deleteCheckpointSql, partitionOf(key), key.agentId)
+        : writes.get(deleteCheckpointAtSql, partitionOf(key), key.agentId, expected)
+      if (deleted !== undefined) {
+        // the key's last revision, kept for the next checkpoint
+        const revision = revisionOf(deleted["revision"])
+        if (revision !== undefined) writes.run(deletedHeadSql, partitionOf(key), key.agentId, revision)
+        return { ok: true, deleted: true }
+      }
       if (expected === undefined) return { ok: true, deleted: false }
       return { ok: false, actual: actual(writes, revisionSql, key) }
     }),
