@@ -11,6 +11,12 @@ import { captureLogs, openInstance, recordEvents, settle, sig, trackFibers, wait
 // Agents
 // -----------------------------------------------------------------------------
 
+const Counting = Agent.make({
+  name: "counting",
+  state: Schema.Struct({ count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) }),
+  routes: [["increment", Increment]]
+})
+
 const State = Schema.Struct({
   count: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
 })
@@ -328,10 +334,19 @@ describe("many agents", () => {
       const startedBefore = fibers.tracker.started
 
       const refs: Array<AgentServer.AgentRef> = []
-      for (let i = 0; i < n; i++) refs.push(yield* instance.use(Kido.start(Idle, { id: `agent-${i}` })))
+      for (let i = 0; i < n; i++) refs.push(yield* instance.use(Kido.start(Counting, { id: `agent-${i}` })))
       assert.strictEqual(yield* instance.use(Kido.count), n)
+      // dormant: an agent that has had nothing to do has no fiber yet
+      assert.isBelow(fibers.tracker.started - startedBefore, n / 10, "no fiber before the first signal")
+      // its first signal starts its loop
+      const increment = yield* sig("increment", { amount: 1 })
+      for (const ref of refs) yield* instance.use(AgentServer.cast(ref, increment))
+      yield* settle
       assert.isAtLeast(fibers.tracker.started - startedBefore, n, "each agent runs in a fiber of its own")
       assert.isAtLeast(fibers.tracker.active, baseline + n)
+      for (const ref of refs.slice(0, 10)) {
+        assert.strictEqual(((yield* AgentServer.state(ref)).state as { readonly count: number }).count, 1)
+      }
 
       // half stopped one by one, the rest by closing the instance
       for (let i = 0; i < n / 2; i++) yield* instance.use(Kido.stop(`agent-${i}`))

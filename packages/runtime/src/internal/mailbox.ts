@@ -45,10 +45,18 @@ export class Mailbox<A> {
     return this.waiter !== undefined && this.items.length === 0
   }
 
+  /** Called (once) at the next offer: a dormant agent's loop starts with its first item. */
+  onOffer: (() => void) | undefined = undefined
+
   /** Adds `item` at the end; `false` when the mailbox is full or shut. */
   offer(item: A): boolean {
     if (!this.open || this.items.length >= this.capacity) return false
     this.items.push(item)
+    const onOffer = this.onOffer
+    if (onOffer !== undefined) {
+      this.onOffer = undefined
+      onOffer()
+    }
     if (this.waiter !== undefined && !this.scheduled) {
       this.scheduled = true
       this.dispatcher.scheduleTask(() => this.release(), 0)

@@ -475,6 +475,8 @@ export class Server {
   errors = 0
   /** Timers, spawned effects and running instructions of the current incarnation (see `forkBackground`). */
   background = 0
+  /** The loop of an incarnation not started yet: it starts with the first item in the mailbox (see `launch`). */
+  dormant: Effect.Effect<ExitReason.ExitReason> | undefined = undefined
   parent: ParentLink | undefined = undefined
   // made on first use (most agents never have children, jobs or waiters): an idle agent stays small
   children: Map<string, Server> | undefined = undefined
@@ -3052,7 +3054,9 @@ const markEnded = (server: Server): Effect.Effect<void> => {
  * children, sensors, spawned effects): an idle agent can be passivated without losing anything.
  */
 export const isIdle = (server: Server, seen: number): boolean =>
-  server.status === "running" && server.mailbox.awaiting && server.processed === seen &&
+  server.status === "running" &&
+  (server.mailbox.awaiting || (server.dormant !== undefined && server.mailbox.size === 0)) &&
+  server.processed === seen &&
   server.stash.length === 0 && (server.jobs === undefined || server.jobs.size === 0) &&
   (server.children === undefined || server.children.size === 0) && server.background === 0 &&
   sensors.ids(server).length === 0
@@ -3128,6 +3132,19 @@ const launch = (server: Server): Effect.Effect<void> => {
   // (the loop's first step yields).
   const run = Effect.onExit(loop(server), (exit) => incarnationEnded(server, exit))
   const context = server.context
+  if (
+    context !== undefined && server.durable === undefined && server.definition.schedules.length === 0 &&
+    server.declaredSensors.length === 0 && server.stash.length === 0 && server.mailbox.size === 0
+  ) {
+    // Dormant: an agent with nothing to do has no fiber; its loop starts with the first item of its mailbox
+    // (a signal, a request, or the wake-up of a stop). Most agents of a large population wait a long time for
+    // their first signal.
+    server.fiber = undefined
+    server.idle = true
+    server.dormant = run
+    server.mailbox.onOffer = () => wakeLoop(server)
+    return Effect.void
+  }
   if (context === undefined) {
     return Effect.flatMap(Effect.forkDetach(run, { startImmediately: true }), (fiber) => {
       server.fiber = fiber
@@ -3136,6 +3153,14 @@ const launch = (server: Server): Effect.Effect<void> => {
   }
   server.fiber = Effect.runForkWith(context)(run)
   return registered(server)
+}
+
+/** Starts a dormant agent's loop (its mailbox just got its first item). */
+const wakeLoop = (server: Server): void => {
+  const run = server.dormant
+  if (run === undefined) return
+  server.dormant = undefined
+  server.fiber = Effect.runForkWith(server.context!)(run)
 }
 
 /**
