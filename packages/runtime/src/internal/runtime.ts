@@ -518,8 +518,9 @@ export class Server {
     this.mailbox = mailbox
     this.scope = scope
     this.seq = seq
-    this.hasEmitHooks = definition.plugins.some((m) => m.plugin.onEmit !== undefined)
-    this.hasSignalHooks = definition.plugins.some((m) => m.plugin.onSignal !== undefined)
+    const hooks = hooksOf(definition)
+    this.hasEmitHooks = hooks.emit
+    this.hasSignalHooks = hooks.signal
   }
 
   get id(): string {
@@ -537,6 +538,20 @@ export class Server {
   toString(): string {
     return `AgentRef(${this.name}#${this.id})`
   }
+}
+
+/** Whether a definition's plugins have `onEmit` / `onSignal` hooks (looked up once per definition). */
+const hooksByDefinition = new WeakMap<Agent.Definition<any>, { readonly emit: boolean; readonly signal: boolean }>()
+const hooksOf = (definition: Agent.Definition<any>): { readonly emit: boolean; readonly signal: boolean } => {
+  let hooks = hooksByDefinition.get(definition)
+  if (hooks === undefined) {
+    hooks = {
+      emit: definition.plugins.some((m) => m.plugin.onEmit !== undefined),
+      signal: definition.plugins.some((m) => m.plugin.onSignal !== undefined)
+    }
+    hooksByDefinition.set(definition, hooks)
+  }
+  return hooks
 }
 
 export const isServer = (u: unknown): u is Server => u instanceof Server
@@ -971,8 +986,16 @@ const registerServer = (
     )
   }
   const key = keyOf(agent.id, partition)
-  const running = alreadyStarted(instance, agent.id, partition)
-  if (running !== undefined) return Effect.fail(running)
+  const existing = instance.registry.get(key)
+  if (existing !== undefined) {
+    return Effect.fail(
+      new RuntimeError.AgentAlreadyStarted({
+        agentId: agent.id,
+        ...(partition === undefined ? {} : { partition }),
+        name: existing.name
+      })
+    )
+  }
   if (parent !== undefined && parent.server.children?.has(parent.tag) === true) {
     return Effect.fail(invalid("tag", `the parent already has a child under ${show(parent.tag)}`))
   }
@@ -3119,7 +3142,6 @@ export const relaunch = (
 
 /** Runs an incarnation: a fresh scope, the loop, the declared schedules and sensors. */
 const launch = (server: Server): Effect.Effect<void> => {
-  server.scope = Scope.makeUnsafe()
   server.incarnationExited = Deferred.makeUnsafe<ExitReason.ExitReason>()
   server.incarnationEnded = false
   server.supervisorStopping = false
@@ -3136,15 +3158,17 @@ const launch = (server: Server): Effect.Effect<void> => {
     context !== undefined && server.durable === undefined && server.definition.schedules.length === 0 &&
     server.declaredSensors.length === 0 && server.stash.length === 0 && server.mailbox.size === 0
   ) {
-    // Dormant: an agent with nothing to do has no fiber; its loop starts with the first item of its mailbox
-    // (a signal, a request, or the wake-up of a stop). Most agents of a large population wait a long time for
-    // their first signal.
+    // Dormant: an agent with nothing to do has no fiber (nor scope); its loop starts with the first item of
+    // its mailbox (a signal, a request, or the wake-up of a stop). Most agents of a large population wait a
+    // long time for their first signal.
+    server.scope = noScope
     server.fiber = undefined
     server.idle = true
     server.dormant = run
     server.mailbox.onOffer = () => wakeLoop(server)
     return Effect.void
   }
+  server.scope = Scope.makeUnsafe()
   if (context === undefined) {
     return Effect.flatMap(Effect.forkDetach(run, { startImmediately: true }), (fiber) => {
       server.fiber = fiber
@@ -3160,6 +3184,7 @@ const wakeLoop = (server: Server): void => {
   const run = server.dormant
   if (run === undefined) return
   server.dormant = undefined
+  server.scope = Scope.makeUnsafe()
   server.fiber = Effect.runForkWith(server.context!)(run)
 }
 
