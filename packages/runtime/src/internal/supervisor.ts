@@ -437,6 +437,20 @@ const retire = (
     return child.supervisor === undefined ? Effect.void : terminateSubtree(child.supervisor)
   })
 
+/**
+ * The restart times within `period` before `now`, `now` added. Times are in order, so the ones that are too old
+ * are a prefix: dropped in one step (a supervisor with a large intensity keeps many).
+ */
+const withinPeriod = (times: ReadonlyArray<number>, now: number, period: number): Array<number> => {
+  // (an empty list may be the shared `noRestarts`: never pushed to; a longer one is this function's own)
+  if (times.length === 0) return [now]
+  let old = 0
+  while (old < times.length && now - times[old]! >= period) old++
+  const recent = old === 0 ? times as Array<number> : times.slice(old)
+  recent.push(now)
+  return recent
+}
+
 const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason.ExitReason): Effect.Effect<void> =>
   Effect.gen(function*() {
     if (child.state !== "running") return
@@ -459,9 +473,7 @@ const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason
     }
     // intensity: more than `intensity` restarts within `period`
     const period = supervisor.options.periodMillis
-    const window = supervisor.options.dynamic ? child.restarts : supervisor.restarts
-    const recent = window.filter((t) => now - t < period)
-    recent.push(now)
+    const recent = withinPeriod(supervisor.options.dynamic ? child.restarts : supervisor.restarts, now, period)
     if (supervisor.options.dynamic) child.restarts = recent
     else supervisor.restarts = recent
     if (recent.length > supervisor.options.intensity) {
