@@ -2353,6 +2353,7 @@ const executeSchedule = (server: Server, directive: Directive.Schedule) =>
  */
 const forkBackground = (server: Server, effect: Effect.Effect<unknown>): Effect.Effect<void> =>
   Effect.suspend(() => {
+    awake(server)
     server.background++
     return Effect.asVoid(
       Effect.forkIn(Effect.ensuring(effect, Effect.sync(() => server.background--)), server.scope)
@@ -2372,6 +2373,7 @@ const cronLoop = (cron: Cron.Cron, tick: Effect.Effect<void>): Effect.Effect<nev
 
 const putJob = (server: Server, jobId: string, job: Effect.Effect<unknown>) =>
   Effect.gen(function*() {
+    awake(server)
     const jobs = server.jobs ??= new Map()
     const previous = jobs.get(jobId)
     if (previous !== undefined) {
@@ -3177,6 +3179,17 @@ const launch = (server: Server): Effect.Effect<void> => {
   }
   server.fiber = Effect.runForkWith(context)(run)
   return registered(server)
+}
+
+/**
+ * Makes sure the agent's current incarnation runs (a dormant one's loop and scope start now): for whatever
+ * lives in the incarnation's scope (sensors started at run time, background work).
+ */
+export const awake = (server: Server): void => {
+  if (server.dormant !== undefined) {
+    server.mailbox.onOffer = undefined
+    wakeLoop(server)
+  }
 }
 
 /** Starts a dormant agent's loop (its mailbox just got its first item). */

@@ -13,7 +13,7 @@ import type { Agent } from "@kido/core"
 import { Cause, Duration, Effect, Exit, Fiber, Option, Predicate, Queue, Result, Schema, Scope } from "effect"
 import * as RuntimeError from "../RuntimeError.ts"
 import type * as Sensor from "../Sensor.ts"
-import { enqueueFromSide, ErrorReport, type Server, show } from "./runtime.ts"
+import { awake, enqueueFromSide, ErrorReport, type Server, show } from "./runtime.ts"
 
 export const TypeId = "~@kido/runtime/Sensor"
 
@@ -312,6 +312,8 @@ const errorOf = (cause: Cause.Cause<unknown>): unknown =>
 const launch = (server: Server, sensor: Sensor.Any, id: string, config: unknown): Effect.Effect<void> =>
   Effect.gen(function*() {
     if (server.status === "stopped") return
+    // a dormant agent's loop (and scope) starts now: the sensor lives in the incarnation's scope
+    awake(server)
     const queue = yield* Queue.bounded<unknown>(capacity)
     const incarnation = server.incarnation
     const running: Running = { id, sensor, queue, timers: Scope.forkUnsafe(server.scope), fiber: undefined }
