@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Action, Agent, Signal } from "@kido/core"
 import { AgentServer, ExitReason, Kido, RuntimeError } from "@kido/runtime"
 import { Effect, Exit, Fiber, Layer, Option, Schema, Tracer } from "effect"
-import { Lane } from "../src/internal/callTimers.ts"
+import { Lane, laneOf } from "../src/internal/callTimers.ts"
 import { Mailbox } from "../src/internal/mailbox.ts"
 
 const Count = Schema.Struct({ count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) })
@@ -163,6 +163,17 @@ describe("call timer lanes", () => {
     assert.strictEqual(lane.queued, 0)
     assert.isFalse(calls.some((call) => call.expired))
   })
+
+  it.live("a lane whose timer runs out with nothing waiting leaves the registry (varying timeouts do not pile up)", () =>
+    Effect.gen(function*() {
+      const lane = laneOf(7)
+      assert.strictEqual(laneOf(7), lane, "one lane per timeout value")
+      const call = waitingCall()
+      lane.enter(call)
+      lane.leave(call) // answered: the timer runs out unreferenced
+      yield* Effect.sleep("30 millis")
+      assert.notStrictEqual(laneOf(7), lane)
+    }))
 
   it.live("expires waiting calls in order at their deadline, answered ones never", () =>
     Effect.gen(function*() {

@@ -28,6 +28,8 @@ export class Lane {
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   /** Whether the timer keeps the process alive (it does while calls wait). */
   private referenced = false
+  /** The timer is firing: calls entering meanwhile (a caller resumed by its expiry) get its next arming. */
+  private firing = false
 
   constructor(millis: number) {
     this.millis = millis
@@ -45,6 +47,7 @@ export class Lane {
     }
     this.queue.push(call)
     this.live++
+    if (this.firing) return
     if (this.timer === undefined) {
       this.timer = setTimeout(this.fire, this.millis)
       this.referenced = true
@@ -81,17 +84,26 @@ export class Lane {
     this.timer = undefined
     this.referenced = false
     const now = performance.now()
-    while (this.head < this.queue.length) {
-      const call = this.queue[this.head]!
-      if (call.lane !== this) {
+    this.firing = true
+    try {
+      while (this.head < this.queue.length) {
+        const call = this.queue[this.head]!
+        if (call.lane !== this) {
+          this.head++
+          continue
+        }
+        if (call.deadline > now) break
         this.head++
-        continue
+        call.expire()
       }
-      if (call.deadline > now) break
-      this.head++
-      call.expire()
+    } finally {
+      this.firing = false
     }
-    if (this.live === 0) return
+    if (this.live === 0) {
+      // an idle lane leaves the registry (timeouts that vary do not pile lanes up)
+      if (lanes.get(this.millis) === this) lanes.delete(this.millis)
+      return
+    }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head)
       this.head = 0

@@ -475,6 +475,8 @@ export class Server {
   errors = 0
   /** Timers, spawned effects and running instructions of the current incarnation (see `forkBackground`). */
   background = 0
+  /** The span of the signal being handled, until its directives take it as their parent (`commitChecked`). */
+  signalSpan: Tracer.Span | undefined = undefined
   /** The loop of an incarnation not started yet: it starts with the first item in the mailbox (see `launch`). */
   dormant: Effect.Effect<ExitReason.ExitReason> | undefined = undefined
   parent: ParentLink | undefined = undefined
@@ -1445,7 +1447,11 @@ const handleSignal = (
       "kido.signal.id": signal.id
     },
     request?.parentSpan ?? parseTraceparent(signal),
-    () => signalBody(server, signal, request)
+    (span) => {
+      // the parent of the signal's directive spans (`commitChecked`), also when it is handled at once
+      server.signalSpan = span
+      return signalBody(server, signal, request)
+    }
   )
 }
 
@@ -1582,7 +1588,8 @@ const persistBeforeCommit = (
       true
     )
   }
-  const changed = next.state !== server.agent.state
+  // (changes of the batch no checkpoint covers yet count: nothing is answered or carried out before they are)
+  const changed = next.state !== server.agent.state || stored.dirty
   const due = signal === undefined
     ? changed || durable.checkpointDue(stored)
     : stored.mode.mode === "checkpoint"
@@ -1602,13 +1609,15 @@ const commitChecked = (
   server.agent = next
   server.committed = true
   server.processed++
+  const parent = server.signalSpan
+  server.signalSpan = undefined
   if (request !== undefined && !request.afterDirectives) request.reply(Exit.succeed(next))
   if (directives.length === 0) {
     signalDone(server, signal, request, next, 0)
     return Effect.void
   }
   // the loop's fiber runs this (directives carried out at once make no effect)
-  const ran = runDirectives(server, directives, signal, server.fiber, true)
+  const ran = runDirectives(server, directives, signal, server.fiber, true, parent)
   if (Exit.isExit(ran)) {
     if (Exit.isFailure(ran)) return ran
     signalDone(server, signal, request, next, directives.length)
@@ -1962,11 +1971,13 @@ const runDirectives = (
   signal: Signal.Signal | undefined,
   fiber?: Fiber.Fiber<unknown, unknown>,
   /** The directives of the item being processed: a durable agent counts its emits sent (see `outboxSent`). */
-  own = false
+  own = false,
+  /** The span of the signal they come from (else the current span is their parent). */
+  parent?: Tracer.Span | undefined
 ): Effect.Effect<void> =>
   fiber === undefined
-    ? Effect.withFiber((current) => runDirectivesFrom(server, directives, signal, 0, current, own))
-    : runDirectivesFrom(server, directives, signal, 0, fiber, own)
+    ? Effect.withFiber((current) => runDirectivesFrom(server, directives, signal, 0, current, own, parent))
+    : runDirectivesFrom(server, directives, signal, 0, fiber, own, parent)
 
 const runDirectivesFrom = (
   server: Server,
@@ -1974,7 +1985,8 @@ const runDirectivesFrom = (
   signal: Signal.Signal | undefined,
   from: number,
   fiber: Fiber.Fiber<unknown, unknown>,
-  own: boolean
+  own: boolean,
+  parent: Tracer.Span | undefined
 ): Effect.Effect<void> => {
   for (let i = from; i < directives.length; i++) {
     const directive = directives[i]!
@@ -1982,10 +1994,10 @@ const runDirectivesFrom = (
     if (directive._tag === "Error") {
       return Effect.flatMap(
         handleError(server, directive.error, directive.context, signal),
-        () => runDirectivesFrom(server, directives, signal, next, fiber, own)
+        () => runDirectivesFrom(server, directives, signal, next, fiber, own, parent)
       )
     }
-    const ran = runDirective(server, directive, signal, fiber)
+    const ran = runDirective(server, directive, signal, fiber, parent)
     const counted = own && directive._tag === "Emit" && server.durable !== undefined
     if (Exit.isExit(ran)) {
       if (Exit.isFailure(ran)) return ran as Exit.Exit<never>
@@ -1995,7 +2007,7 @@ const runDirectivesFrom = (
     }
     return Effect.flatMap(ran, (halt) => {
       if (counted) server.durable!.outboxSent++
-      return halt ? Effect.void : runDirectivesFrom(server, directives, signal, next, fiber, own)
+      return halt ? Effect.void : runDirectivesFrom(server, directives, signal, next, fiber, own, parent)
     })
   }
   return Effect.void
@@ -2006,14 +2018,15 @@ const runDirective = (
   server: Server,
   directive: Directive.Directive,
   signal: Signal.Signal | undefined,
-  fiber: Fiber.Fiber<unknown, unknown>
+  fiber: Fiber.Fiber<unknown, unknown>,
+  parent: Tracer.Span | undefined
 ): Effect.Effect<boolean> => {
   if (!server.instance.tracing) return directiveBody(server, directive, signal, fiber, undefined)
   return withSignalSpan(
     fiber,
     "kido.agent.directive",
     { "kido.agent.id": server.id, "kido.agent.name": server.name, "kido.directive": directive._tag },
-    Context.getOrUndefined(fiber.context, Tracer.ParentSpan),
+    parent ?? Context.getOrUndefined(fiber.context, Tracer.ParentSpan),
     (span) => directiveBody(server, directive, signal, fiber, span)
   )
 }
