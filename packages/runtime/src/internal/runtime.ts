@@ -2829,6 +2829,34 @@ const settleCrashedItem = (server: Server, item: Item, reason: ExitReason.ExitRe
   return typeof policy === "object" ? signal : undefined
 }
 
+/**
+ * The changes of a batch that no checkpoint covers when the incarnation ends (a later signal crashed, a stop
+ * interrupted it): they were processed as they would have been one checkpoint each, so they are written now,
+ * and their calls answered. When that write fails too they are not durable: dropped (the agent goes back to
+ * its last checkpointed state) and their calls are told why.
+ */
+const settleDeferred = (
+  server: Server,
+  stored: durable.Durable,
+  reason: ExitReason.ExitReason
+): Effect.Effect<void> =>
+  Effect.uninterruptible(Effect.matchEffect(durable.putCheckpoint(server.definition, stored, server.agent.state), {
+    onSuccess: () => Effect.sync(() => durable.checkpointed(stored)),
+    onFailure: (error) =>
+      Effect.sync(() => {
+        server.agent = stored.lastDurable ?? server.agent
+        const deferred = stored.deferred ?? []
+        stored.dirty = false
+        stored.lastDurable = undefined
+        stored.deferred = undefined
+        const why = `${ExitReason.format(reason)}; the state could not be checkpointed: ${messageOf(error)}`
+        const failure = reason._tag === "Crash"
+          ? new RuntimeError.AgentCrashed({ agentId: server.id, reason: why })
+          : new RuntimeError.AgentStopped({ agentId: server.id, reason: why })
+        for (const pending of deferred) pending.call.reply(Exit.fail(failure))
+      })
+  }))
+
 /** The end of an incarnation: its timers and children go; then its supervisor decides, or the agent ends. */
 const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>): Effect.Effect<void> =>
   Effect.suspend(() => {
@@ -2841,20 +2869,11 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
       : ExitReason.crash(exit.cause)
     server.exitReason = reason
     if (server.status === "running") server.status = server.terminating ? "stopping" : "restarting"
-    const stored = server.durable
-    if (stored !== undefined && stored.dirty) {
-      // changes no checkpoint covers (the batch ended before it was written): not durable, so not kept; their
-      // calls were not answered, and are told so
-      server.agent = stored.lastDurable ?? server.agent
-      const deferred = stored.deferred ?? []
-      stored.dirty = false
-      stored.lastDurable = undefined
-      stored.deferred = undefined
-      const error = reason._tag === "Crash"
-        ? new RuntimeError.AgentCrashed({ agentId: server.id, reason: ExitReason.format(reason) })
-        : new RuntimeError.AgentStopped({ agentId: server.id, reason: ExitReason.format(reason) })
-      for (const pending of deferred) pending.call.reply(Exit.fail(error))
-    }
+    // changes of the batch no checkpoint covers yet (the incarnation ended before its end): written now (see
+    // `settleDeferred`), before anything else looks at storage
+    const deferredWrite = server.durable !== undefined && server.durable.dirty
+      ? settleDeferred(server, server.durable, reason)
+      : Effect.void
     // First, before any yield (a stop from outside may look at the agent meanwhile): what was not processed
     // goes to the stash. The item being processed when it ended: if its state change was committed it was
     // processed (a `call` waiting for its directives is answered); else, after a crash, as `crashedSignal`
@@ -2884,7 +2903,7 @@ const incarnationEnded = (server: Server, exit: Exit.Exit<ExitReason.ExitReason>
     server.incarnationEnded = true
     // Timers, cron jobs, sensors, spawned effects and running instructions end with the incarnation.
     server.jobs?.clear()
-    return Effect.flatMap(Scope.close(server.scope, Exit.void), () => {
+    return Effect.flatMap(Effect.andThen(deferredWrite, Scope.close(server.scope, Exit.void)), () => {
       // children, a signal to dead-letter, a crash to report: effects; else the end is decided at once
       const ending = (server.children === undefined || server.children.size === 0) && deadLetter === undefined &&
           reason._tag !== "Crash"
