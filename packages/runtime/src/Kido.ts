@@ -369,8 +369,9 @@ export const events: Stream.Stream<Inspection.Event, never, Kido> = Stream.unwra
 
 /**
  * A checkpoint that {@link recover} found but did not start: `reason` is its status (`"stopped"`: stopped for
- * good; `"passivated"`: stopped because it was idle, it comes back on its next signal) or `"live"` (an agent
- * with that id already runs).
+ * good; `"passivated"`: stopped because it was idle, it comes back on its next signal), `"live"` (an agent
+ * with that id already runs) or `"owned"` (a child of another agent, or of a supervisor of yours: it comes back
+ * when its owner starts it again).
  *
  * @example
  * ```ts
@@ -385,7 +386,7 @@ export const events: Stream.Stream<Inspection.Event, never, Kido> = Stream.unwra
 export interface RecoverySkipped {
   readonly key: Storage.Key
   readonly agent: string
-  readonly reason: "stopped" | "passivated" | "live"
+  readonly reason: "stopped" | "passivated" | "live" | "owned"
 }
 
 /**

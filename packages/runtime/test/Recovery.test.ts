@@ -7,7 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Agent } from "@kido/core"
-import { AgentServer, Keyed, Kido, RuntimeError, Storage } from "@kido/runtime"
+import { AgentServer, Keyed, Kido, RuntimeError, Storage, Supervisor } from "@kido/runtime"
 import { Effect, type Layer, Option, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -220,4 +220,32 @@ describe("Kido.recover", () => {
       assert.instanceOf(error, RuntimeError.InvalidStartOptions)
       assert.strictEqual((error as RuntimeError.InvalidStartOptions).option, "storage")
     }).pipe(Effect.provide(Kido.layer())))
+})
+
+describe("Kido.recover and owned agents", () => {
+  it.effect("a durable child of a supervisor of yours is skipped as owned: its supervisor brings it back", () =>
+    Effect.gen(function*() {
+      const store = Storage.makeMemoryStore()
+      const storage = Storage.Storage.layerMemory({ store })
+      const app = Supervisor.start({ id: "app" }, [Supervisor.child(Counter, { id: "s1", durability })])
+      yield* withInstance(
+        storage,
+        Effect.scoped(Effect.gen(function*() {
+          yield* app
+          yield* increment(Option.getOrThrow(yield* Kido.whereis("s1")) as AgentServer.AgentRef<any>, 3)
+          yield* increment(yield* Kido.start(Counter, { id: "top", durability }), 1)
+        }))
+      )
+      yield* withInstance(
+        storage,
+        Effect.scoped(Effect.gen(function*() {
+          const recovery = yield* Kido.recover(Counter)
+          assert.deepStrictEqual(recovery.started.map((ref) => ref.id), ["top"])
+          assert.deepStrictEqual(recovery.skipped.map((s) => [s.key.agentId, s.reason]), [["s1", "owned"]])
+          // the supervisor starts it again, from its checkpoint, without a conflict
+          yield* app
+          assert.strictEqual(yield* countOf(Option.getOrThrow(yield* Kido.whereis("s1"))), 3)
+        }))
+      )
+    }))
 })

@@ -61,6 +61,8 @@ export interface Metadata {
   readonly runs?: { readonly [jobId: string]: number } | undefined
   /** The durability the agent ran with (boot recovery starts it with the same). */
   readonly durability?: Mode | undefined
+  /** A child of another agent or of a supervisor of the user's: its owner brings it back, not boot recovery. */
+  readonly owned?: true | undefined
 }
 
 const statuses: ReadonlySet<string> = new Set<Status>(["running", "stopped", "passivated"])
@@ -109,6 +111,7 @@ export const readMetadata = (json: Storage.Json): Metadata => {
   if (runs !== undefined) metadata.runs = runs
   const durability = readMode(record["durability"])
   if (durability !== undefined) metadata.durability = durability
+  if (record["owned"] === true) metadata.owned = true
   return metadata
 }
 
@@ -194,6 +197,7 @@ export const scheduleChanges = (
   const next: { -readonly [K in keyof Metadata]: Metadata[K] } = { status: metadata.status }
   if (metadata.journal === true) next.journal = true
   if (metadata.durability !== undefined) next.durability = metadata.durability
+  if (metadata.owned === true) next.owned = true
   if (crons !== undefined && Object.keys(crons).length > 0) next.crons = crons
   if (timers !== undefined && Object.keys(timers).length > 0) next.timers = timers
   if (runs !== undefined && Object.keys(runs).length > 0) next.runs = runs
@@ -246,13 +250,14 @@ export const makeDurable = (
   mode: Mode,
   restored: Restored | undefined,
   definition: Agent.Definition<any>,
-  now: number
+  now: number,
+  owned: boolean
 ): Durable => ({
   storage,
   key,
   mode,
   revision: restored?.revision ?? 0,
-  metadata: runningMetadata(mode, restored?.metadata, definition, now),
+  metadata: runningMetadata(mode, restored?.metadata, definition, now, owned),
   passivating: false,
   journalRevision: restored?.journalRevision ?? 0,
   journalSequence: restored?.journalSequence ?? 0,
@@ -285,11 +290,14 @@ export const runningMetadata = (
   mode: Mode,
   stored: Metadata | undefined,
   definition: Agent.Definition<any>,
-  now: number
+  now: number,
+  owned: boolean
 ): Metadata => {
   const metadata: { -readonly [K in keyof Metadata]: Metadata[K] } = { ...stored, status: "running", durability: mode }
   if (mode.mode === "journal") metadata.journal = true
   else delete metadata.journal
+  if (owned) metadata.owned = true
+  else delete metadata.owned
   let runs = metadata.runs
   for (const schedule of definition.schedules) {
     if (schedule._tag === "Cron" && (runs === undefined || !Object.hasOwn(runs, schedule.jobId))) {
@@ -302,7 +310,7 @@ export const runningMetadata = (
 
 /** Whether two metadata records say the same about status and journalling (a start need not write). */
 export const sameRun = (a: Metadata, b: Metadata): boolean =>
-  a.status === b.status && a.journal === b.journal && sameMode(a.durability, b.durability)
+  a.status === b.status && a.journal === b.journal && a.owned === b.owned && sameMode(a.durability, b.durability)
 
 const sameMode = (a: Mode | undefined, b: Mode | undefined): boolean =>
   a === b ||

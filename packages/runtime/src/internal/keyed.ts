@@ -24,7 +24,7 @@ import * as internal from "./runtime.ts"
 export interface Skipped {
   readonly key: StorageModule.Key
   readonly agent: string
-  readonly reason: "stopped" | "passivated" | "live"
+  readonly reason: "stopped" | "passivated" | "live" | "owned"
 }
 
 /** A checkpoint that could not be restored. */
@@ -89,6 +89,11 @@ export const recover = (
       const definition = definitions.get(checkpoint.agent)
       if (definition === undefined) continue
       const metadata = durable.readMetadata(checkpoint.metadata)
+      if (metadata.owned === true) {
+        // a child of another agent, or of a supervisor of the user's: its owner starts it again
+        skipped.push({ key, agent: checkpoint.agent, reason: "owned" })
+        continue
+      }
       const status = metadata.status
       if (status !== "running") {
         skipped.push({ key, agent: checkpoint.agent, reason: status })

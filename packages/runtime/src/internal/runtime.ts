@@ -412,6 +412,8 @@ export type Status = "running" | "restarting" | "stopping" | "stopped"
 
 /** How a server's supervisor hears of it. */
 export interface Supervision {
+  /** The agent belongs to a supervisor of the user's (not the instance's own): it starts it again itself. */
+  readonly owned: boolean
   /** An incarnation ended on its own (crash, `Stop`, error policy): the supervisor restarts it or ends it. */
   readonly childExited: (server: Server, reason: ExitReason.ExitReason) => void
   /** The agent ended for good. */
@@ -900,7 +902,8 @@ const startDurable = (
       mode,
       restored,
       definition,
-      instance.clock.currentTimeMillisUnsafe()
+      instance.clock.currentTimeMillisUnsafe(),
+      parent !== undefined || supervision?.owned === true
     )
     const launch = () =>
       registerServer(
@@ -3163,7 +3166,8 @@ export const relaunch = (
         stored.mode,
         restored?.metadata,
         server.definition,
-        server.instance.clock.currentTimeMillisUnsafe()
+        server.instance.clock.currentTimeMillisUnsafe(),
+        server.parent !== undefined || server.supervision?.owned === true
       )
       stored.revision = restored?.revision ?? 0
       stored.journalRevision = restored?.journalRevision ?? 0

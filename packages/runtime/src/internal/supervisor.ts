@@ -267,6 +267,10 @@ class Link implements runtime.Supervision {
   childTerminated(): void {
     Queue.offerUnsafe(this.supervisor.events, { _tag: "Terminated", child: this.child })
   }
+  /** A child of a supervisor of the user's (the instance's own is dynamic): that supervisor starts it again. */
+  get owned(): boolean {
+    return !this.supervisor.options.dynamic
+  }
 }
 
 const supervision = (supervisor: Supervisor, child: ChildRecord): runtime.Supervision => new Link(supervisor, child)
