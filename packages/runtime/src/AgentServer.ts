@@ -157,7 +157,7 @@ export type Reply = internal.Reply
  * | `actionTimeout` | none | the timeout of every action the agent runs (an instruction's own `timeout` wins); a timed-out action is an `ActionTimeout` error for the error policy |
  * | `onDefect` | `"crash"` | an action that dies (throws, `Effect.die`) crashes the agent, and its supervisor restarts it; `"error"` hands it to the error policy instead |
  * | `crashedSignal` | `"drop"` | the signal the agent crashed on: dropped (its `call`er gets `AgentCrashed`), `"retryOnce"` by the next incarnation, or `{ deadLetter: dispatch }` |
- * | `durability` | none | `{ mode: "checkpoint" }`: the state is checkpointed in the `Storage.Storage` of the context after each signal that changed it (before a `call` is answered) and restored when the agent starts or restarts; `{ mode: "journal", checkpointEvery?: n }` (default 100): each signal is journalled before it is processed, the state checkpointed every `n` signals, and the journal's tail replayed on restore; a failed write crashes the agent (see docs/durability.md) |
+ * | `durability` | none | `{ mode: "checkpoint" }`: the state is checkpointed in the `Storage.Storage` of the context after each signal that changed it (before a `call` is answered) and restored when the agent starts or restarts; `{ mode: "journal", checkpointEvery?: n }` (default 100): each signal is journalled before it is processed, the state checkpointed every `n` signals, and the journal's tail replayed on restore; both take `missedRuns: "runOnce" \| "skip"` (default `"runOnce"`: what the agent's stored cron jobs and pending `Schedule`s do about runs missed while it was down); emits go through an outbox; a failed write crashes the agent (see docs/durability.md) |
  *
  * @example
  * ```ts
