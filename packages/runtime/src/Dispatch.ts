@@ -685,8 +685,8 @@ export const webhook = (config: WebhookConfig): Adapter => {
 /**
  * What {@link verifyWebhook} needs: the endpoint's `secret`, the raw request `body` (the exact text
  * received, before any JSON parsing), the {@link signatureHeader} value (`undefined` when absent), the
- * current time `now` in epoch **milliseconds** (`Clock.currentTimeMillis`, or `Date.now()` in a plain
- * receiver), and `toleranceSeconds` (default 300): how far the signed timestamp may be from `now`.
+ * current time `now` in epoch **milliseconds** (`Clock.currentTimeMillis`, or the wall clock in a receiver
+ * that does not run Effect), and `toleranceSeconds` (default 300): how far the signed timestamp may be from `now`.
  *
  * @example
  * ```ts

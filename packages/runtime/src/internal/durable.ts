@@ -236,11 +236,11 @@ export interface Durable {
   dirty: boolean
   lastDurable: Agent.Agent<any> | undefined
   /** The calls of those signals, answered (with the agent after their signal) once a checkpoint covers them. */
-  deferred: Array<{ readonly call: Deferred; readonly agent: Agent.Agent<any> }> | undefined
+  deferred: Array<{ readonly call: PendingCall; readonly agent: Agent.Agent<any> }> | undefined
 }
 
 /** A call whose answer waits for a checkpoint. */
-export interface Deferred {
+export interface PendingCall {
   reply(answer: Exit.Exit<Agent.Agent<any>, any>): void
 }
 

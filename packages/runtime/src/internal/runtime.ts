@@ -888,8 +888,7 @@ const startDurable = (
         )
       )
     }
-    const running = alreadyStarted(instance, id, partition)
-    if (running !== undefined) return Effect.fail(running)
+    if (existing !== undefined) return Effect.fail(alreadyStarted(existing, id, partition))
   }
   // The agent is marked running in its checkpoint before it runs (its first checkpoint when it has none), so
   // that boot recovery finds every durable agent that was running.
@@ -959,17 +958,15 @@ const markRunning = (
       ))
 
 const alreadyStarted = (
-  instance: Instance,
+  existing: Server,
   id: string,
   partition: string | undefined
-): RuntimeError.AgentAlreadyStarted | undefined => {
-  const existing = instance.registry.get(keyOf(id, partition))
-  return existing === undefined ? undefined : new RuntimeError.AgentAlreadyStarted({
+): RuntimeError.AgentAlreadyStarted =>
+  new RuntimeError.AgentAlreadyStarted({
     agentId: id,
     ...(partition === undefined ? {} : { partition }),
     name: existing.name
   })
-}
 
 /** The rest of `start`, once the agent is made: registered, its incarnation launched. */
 const registerServer = (
@@ -992,15 +989,7 @@ const registerServer = (
   }
   const key = keyOf(agent.id, partition)
   const existing = instance.registry.get(key)
-  if (existing !== undefined) {
-    return Effect.fail(
-      new RuntimeError.AgentAlreadyStarted({
-        agentId: agent.id,
-        ...(partition === undefined ? {} : { partition }),
-        name: existing.name
-      })
-    )
-  }
+  if (existing !== undefined) return Effect.fail(alreadyStarted(existing, agent.id, partition))
   if (parent !== undefined && parent.server.children?.has(parent.tag) === true) {
     return Effect.fail(invalid("tag", `the parent already has a child under ${show(parent.tag)}`))
   }
@@ -1729,12 +1718,21 @@ const clearOutbox = (server: Server): Effect.Effect<void> =>
     return Effect.catch(
       Effect.flatMap(stored.storage.outbox.read(stored.key), (entries) => {
         // entries up to `outboxResent` are being sent again in the background (see redeliverOutbox): its own
-        const sent = entries.flatMap((entry) => entry.sequence > stored.outboxResent ? [entry.sequence] : [])
-        return sent.length === 0 ? Effect.void : stored.storage.outbox.remove(stored.key, sent)
+        return removeFromOutbox(server, entries.filter((entry) => entry.sequence > stored.outboxResent))
       }),
-      (error) => Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
+      (error) => outboxNotCleared(server, error)
     )
   })
+
+/** Removes `entries` from a durable agent's outbox; a failure is logged (they are sent again at the next start). */
+const removeFromOutbox = (server: Server, entries: ReadonlyArray<StorageModule.OutboxEntry>): Effect.Effect<void> =>
+  entries.length === 0 ? Effect.void : Effect.catch(
+    server.durable!.storage.outbox.remove(server.durable!.key, entries.map((entry) => entry.sequence)),
+    (error) => outboxNotCleared(server, error)
+  )
+
+const outboxNotCleared = (server: Server, error: { readonly message: string }): Effect.Effect<void> =>
+  Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
 
 /**
  * Sends what a durable agent's outbox still holds as it starts (emitted signals committed with a checkpoint
@@ -1752,13 +1750,7 @@ const redeliverOutbox = (server: Server): Effect.Effect<void> => {
       stored.outboxPending = 0
       stored.outboxSent = 0
       const entries = done.length === 0 ? all : all.filter((entry) => !done.includes(entry))
-      const removed = done.length === 0
-        ? Effect.void
-        : Effect.catch(
-          stored.storage.outbox.remove(stored.key, done.map((entry) => entry.sequence)),
-          (error) =>
-            Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
-        )
+      const removed = removeFromOutbox(server, done)
       if (entries.length === 0) return removed
       stored.outboxResent = Math.max(stored.outboxResent, entries.at(-1)!.sequence)
       return Effect.andThen(
@@ -1781,11 +1773,7 @@ const redeliverOutbox = (server: Server): Effect.Effect<void> => {
                 yield* runDirectives(server, [decoded.success], undefined)
               }
             }
-            yield* Effect.catch(
-              stored.storage.outbox.remove(stored.key, entries.map((entry) => entry.sequence)),
-              (error) =>
-                Effect.logWarning(`agent ${server.name}#${server.id}: could not clear its outbox: ${error.message}`)
-            )
+            yield* removeFromOutbox(server, entries)
           })
         )
       )
@@ -2452,7 +2440,9 @@ const cronTick = (server: Server, jobId: string, signal: Signal.Signal): Effect.
 const restoreSchedules = (server: Server): Effect.Effect<void> => {
   const stored = server.durable!
   const metadata = stored.metadata
-  const declaredCrons = server.definition.schedules.filter((s) => s._tag === "Cron")
+  const declaredCrons = server.definition.schedules.filter(
+    (s): s is Extract<Agent.Schedule, { readonly _tag: "Cron" }> => s._tag === "Cron"
+  )
   if (metadata.crons === undefined && metadata.timers === undefined && declaredCrons.length === 0) return Effect.void
   return Effect.gen(function*() {
     const now = server.instance.clock.currentTimeMillisUnsafe()
@@ -2467,12 +2457,14 @@ const restoreSchedules = (server: Server): Effect.Effect<void> => {
     // a job with a tick still queued (a restart in place keeps the queue) has nothing to catch up
     const missed = (jobId: string, cron: Cron.Cron, last: number | undefined) =>
       runOnce && last !== undefined && !stored.queuedTicks.has(jobId) && Cron.next(cron, last).getTime() <= now
-    let dropped = false
+    // what is dropped leaves the stored metadata with the next checkpoint
+    const droppedCrons: Array<string> = []
+    const droppedTimers: Array<string> = []
     for (const [jobId, job] of Object.entries(metadata.crons ?? {})) {
       const signal = Signal.decodeUnknownResult(job.signal)
       const cron = Cron.parse(job.expression, job.timezone)
       if (Result.isFailure(signal) || Result.isFailure(cron)) {
-        dropped = true
+        droppedCrons.push(jobId)
         yield* unreadable(
           `the stored cron job ${show(jobId)}`,
           Result.isFailure(signal) ? signal.failure.message : (cron as Result.Failure<any, Error>).failure.message
@@ -2485,7 +2477,6 @@ const restoreSchedules = (server: Server): Effect.Effect<void> => {
       }
     }
     for (const schedule of declaredCrons) {
-      if (schedule._tag !== "Cron") continue
       const cron = Cron.parse(schedule.cron, schedule.timezone)
       if (Result.isSuccess(cron) && missed(schedule.jobId, cron.success, metadata.runs?.[schedule.jobId])) {
         yield* fireDeclared(server, schedule)
@@ -2496,7 +2487,7 @@ const restoreSchedules = (server: Server): Effect.Effect<void> => {
       if (stored.fired.has(signalId)) continue
       const signal = Signal.decodeUnknownResult(timer.signal)
       if (Result.isFailure(signal)) {
-        dropped = true
+        droppedTimers.push(signalId)
         yield* unreadable(`the stored schedule of signal ${show(signalId)}`, signal.failure.message)
         continue
       }
@@ -2509,32 +2500,31 @@ const restoreSchedules = (server: Server): Effect.Effect<void> => {
       } else if (runOnce) {
         yield* fire(server, "Schedule", undefined, signal.success, signal.success.type)
       } else {
-        dropped = true
+        droppedTimers.push(signalId)
       }
     }
-    if (dropped) {
-      // what was dropped leaves the stored metadata with the next checkpoint
-      const timers = { ...metadata.timers }
-      for (const [signalId, timer] of Object.entries(timers)) {
-        if (Result.isFailure(Signal.decodeUnknownResult(timer.signal)) || (!runOnce && timer.at <= now)) {
-          delete timers[signalId]
-        }
-      }
-      const crons = { ...metadata.crons }
-      for (const [jobId, job] of Object.entries(crons)) {
-        if (
-          Result.isFailure(Signal.decodeUnknownResult(job.signal)) ||
-          Result.isFailure(Cron.parse(job.expression, job.timezone))
-        ) delete crons[jobId]
-      }
-      const { crons: _crons, timers: _timers, ...rest } = metadata
+    if (droppedCrons.length > 0 || droppedTimers.length > 0) {
+      const { crons, timers, ...rest } = metadata
+      const keptCrons = without(crons, droppedCrons)
+      const keptTimers = without(timers, droppedTimers)
       stored.metadata = {
         ...rest,
-        ...(Object.keys(crons).length > 0 ? { crons } : {}),
-        ...(Object.keys(timers).length > 0 ? { timers } : {})
+        ...(keptCrons === undefined ? {} : { crons: keptCrons }),
+        ...(keptTimers === undefined ? {} : { timers: keptTimers })
       }
     }
   })
+}
+
+/** `record` without `keys` (`undefined` when nothing is left). */
+const without = <A>(
+  record: { readonly [key: string]: A } | undefined,
+  keys: ReadonlyArray<string>
+): { readonly [key: string]: A } | undefined => {
+  if (record === undefined) return undefined
+  const kept: { [key: string]: A } = { ...record }
+  for (const key of keys) delete kept[key]
+  return Object.keys(kept).length > 0 ? kept : undefined
 }
 
 /** Registers a schedule declared by the agent or one of its plugins. */
