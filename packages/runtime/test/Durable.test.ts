@@ -12,6 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Increment } from "./fixtures/agents.ts"
 import { settle, sig, waitUntil } from "./fixtures/harness.ts"
+import { storageWith } from "./fixtures/storage.ts"
 
 const Boom = Action.make({ name: "boom", run: () => Effect.die(new Error("boom")) })
 const Noop = Action.make({ name: "noop", run: () => Effect.succeed({}) })
@@ -142,24 +143,18 @@ describe("durable agents (checkpoint mode)", () => {
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
       const order: Array<string> = []
-      const gated = Layer.effect(
-        Storage.Storage,
-        Effect.map(Storage.Storage, (storage) =>
-          Storage.Storage.of({
-            ...storage,
-            checkpoints: {
-              ...storage.checkpoints,
-              // the first checkpoint, written as the agent starts, is not held back
-              put: (key, checkpoint, options) =>
-                options.expectedRevision === 0
-                  ? storage.checkpoints.put(key, checkpoint, options)
-                  : Deferred.await(gate).pipe(
-                    Effect.andThen(storage.checkpoints.put(key, checkpoint, options)),
-                    Effect.tap(() => Effect.sync(() => order.push("put")))
-                  )
-            }
-          }))
-      ).pipe(Layer.provide(Storage.Storage.layerMemory()))
+      const gated = storageWith((storage) => ({
+        checkpoints: {
+          // the first checkpoint, written as the agent starts, is not held back
+          put: (key, checkpoint, options) =>
+            options.expectedRevision === 0
+              ? storage.checkpoints.put(key, checkpoint, options)
+              : Deferred.await(gate).pipe(
+                Effect.andThen(storage.checkpoints.put(key, checkpoint, options)),
+                Effect.tap(() => Effect.sync(() => order.push("put")))
+              )
+        }
+      }))
       yield* withInstance(
         gated,
         Effect.gen(function*() {

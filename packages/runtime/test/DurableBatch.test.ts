@@ -8,8 +8,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Action, Agent } from "@kido/core"
 import { AgentServer, Kido, Storage } from "@kido/runtime"
-import { Deferred, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Schema } from "effect"
 import { settle, sig, waitUntil } from "./fixtures/harness.ts"
+import { storageWith } from "./fixtures/storage.ts"
 
 type Counting = { readonly state: { readonly count: number } }
 const state = Schema.Struct({ count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) })
@@ -52,22 +53,18 @@ const batchOf = (ref: AgentServer.AgentRef<any>, types: ReadonlyArray<string>) =
 
 /** A memory storage that counts checkpoint writes and can hold them back. */
 const counted = (gate: Deferred.Deferred<void>, writes: Array<unknown>) =>
-  Layer.effect(
-    Storage.Storage,
-    Effect.map(Storage.Storage, (storage) =>
-      Storage.Storage.of({
-        ...storage,
-        checkpoints: {
-          ...storage.checkpoints,
-          put: (key, checkpoint, options) =>
-            Effect.andThen(
-              options.expectedRevision === 0 ? Effect.void : Deferred.await(gate),
-              Effect.tap(storage.checkpoints.put(key, checkpoint, options), () =>
-                Effect.sync(() => writes.push(checkpoint.state)))
-            )
-        }
-      }))
-  ).pipe(Layer.provide(Storage.Storage.layerMemory()))
+  storageWith((storage) => ({
+    checkpoints: {
+      put: (key, checkpoint, options) =>
+        Effect.andThen(
+          options.expectedRevision === 0 ? Effect.void : Deferred.await(gate),
+          Effect.tap(
+            storage.checkpoints.put(key, checkpoint, options),
+            () => Effect.sync(() => writes.push(checkpoint.state))
+          )
+        )
+    }
+  }))
 
 const durability = { mode: "checkpoint" } as const
 
@@ -116,20 +113,14 @@ describe("checkpoint mode: one checkpoint per batch", () => {
   it.effect("when that checkpoint cannot be written either, the changes are not kept and their calls are told", () =>
     Effect.gen(function*() {
       let failing = false
-      const flaky = Layer.effect(
-        Storage.Storage,
-        Effect.map(Storage.Storage, (storage) =>
-          Storage.Storage.of({
-            ...storage,
-            checkpoints: {
-              ...storage.checkpoints,
-              put: (key, checkpoint, options) =>
-                failing
-                  ? Effect.fail(new Storage.StorageFailed({ backend: "memory", operation: "put", reason: "disk full" }))
-                  : storage.checkpoints.put(key, checkpoint, options)
-            }
-          }))
-      ).pipe(Layer.provide(Storage.Storage.layerMemory()))
+      const flaky = storageWith((storage) => ({
+        checkpoints: {
+          put: (key, checkpoint, options) =>
+            failing
+              ? Effect.fail(new Storage.StorageFailed({ backend: "memory", operation: "put", reason: "disk full" }))
+              : storage.checkpoints.put(key, checkpoint, options)
+        }
+      }))
       yield* Effect.gen(function*() {
         const ref = yield* Kido.start(Counter, { id: "c", durability, restart: "temporary" })
         yield* Effect.flatMap(sig("increment", { amount: 100 }), (s) => AgentServer.call(ref, s))

@@ -10,6 +10,7 @@ import { AgentServer, DirectiveInterpreter, Keyed, Kido, RuntimeError, Storage, 
 import { Deferred, Effect, Exit, Fiber, Layer, Option, Result, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { settle, sig, waitUntil, yieldTimes } from "./fixtures/harness.ts"
+import { storageWith } from "./fixtures/storage.ts"
 
 type Counting = { readonly state: { readonly count: number } }
 const count = Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
@@ -50,72 +51,54 @@ const checkpointOf = (key: string) =>
 
 const Explode = Directive.define("review.Explode", {})
 
-const dieAfterPutOf = (countToDieAfter: number) =>
-  Layer.effect(
-    Storage.Storage,
-    Effect.map(Storage.Storage, (storage) => {
-      let died = false
-      return Storage.Storage.of({
-        ...storage,
-        checkpoints: {
-          ...storage.checkpoints,
-          put: (key, checkpoint, options) =>
-            Effect.flatMap(storage.checkpoints.put(key, checkpoint, options), (revision) => {
-              const c = (checkpoint.state as { count?: number }).count
-              if (!died && c === countToDieAfter) {
-                died = true
-                return Effect.die("the process dies right after the commit")
-              }
-              return Effect.succeed(revision)
-            })
-        }
-      })
-    })
-  )
+const dieAfterPutOf = (countToDieAfter: number, base: Layer.Layer<Storage.Storage>) =>
+  storageWith((storage) => {
+    let died = false
+    return {
+      checkpoints: {
+        put: (key, checkpoint, options) =>
+          Effect.flatMap(storage.checkpoints.put(key, checkpoint, options), (revision) => {
+            const c = (checkpoint.state as { count?: number }).count
+            if (!died && c === countToDieAfter) {
+              died = true
+              return Effect.die("the process dies right after the commit")
+            }
+            return Effect.succeed(revision)
+          })
+      }
+    }
+  }, base)
 
 const failingPutOnce = (when: (c: number) => boolean) =>
-  Layer.effect(
-    Storage.Storage,
-    Effect.map(Storage.Storage, (storage) => {
-      let failed = false
-      return Storage.Storage.of({
-        ...storage,
-        checkpoints: {
-          ...storage.checkpoints,
-          put: (key, checkpoint, options) => {
-            const c = (checkpoint.state as { count?: number }).count ?? -1
-            if (!failed && when(c)) {
-              failed = true
-              return Effect.fail(
-                new Storage.StorageFailed(
-                  { backend: "memory", operation: "checkpoints.put", reason: "disk full" } as any
-                )
-              )
-            }
-            return storage.checkpoints.put(key, checkpoint, options)
+  storageWith((storage) => {
+    let failed = false
+    return {
+      checkpoints: {
+        put: (key, checkpoint, options) => {
+          const c = (checkpoint.state as { count?: number }).count ?? -1
+          if (!failed && when(c)) {
+            failed = true
+            return Effect.fail(
+              new Storage.StorageFailed({ backend: "memory", operation: "checkpoints.put", reason: "disk full" })
+            )
           }
+          return storage.checkpoints.put(key, checkpoint, options)
         }
-      })
-    })
-  )
+      }
+    }
+  })
 
 const faulty = (armed: { on: boolean }, when: (status: string) => boolean, how: "fail" | "hang") =>
-  Layer.effect(
-    Storage.Storage,
-    Effect.map(Storage.Storage, (storage) =>
-      Storage.Storage.of({
-        ...storage,
-        checkpoints: {
-          ...storage.checkpoints,
-          put: (key, checkpoint, options) =>
-            armed.on && when((checkpoint.metadata as { status: string }).status)
-              ? how === "hang"
-                ? Effect.never
-                : Effect.fail(new Storage.StorageFailed({ backend: "memory", operation: "put", reason: "down" }))
-              : storage.checkpoints.put(key, checkpoint, options)
-        }
-      }))
-  )
+  storageWith((storage) => ({
+    checkpoints: {
+      put: (key, checkpoint, options) =>
+        armed.on && when((checkpoint.metadata as { status: string }).status)
+          ? how === "hang"
+            ? Effect.never
+            : Effect.fail(new Storage.StorageFailed({ backend: "memory", operation: "put", reason: "down" }))
+          : storage.checkpoints.put(key, checkpoint, options)
+    }
+  }))
 
 describe("outbox", () => {
   it.effect("an Emit followed by a directive whose executor dies is sent once (the restart does not send it again)", () =>
@@ -159,7 +142,7 @@ describe("outbox", () => {
       const Teller = Agent.make({ name: "teller", state, routes: [["tell", Tell]] })
       const store = Storage.makeMemoryStore()
       yield* inInstance(
-        dieAfterPutOf(1).pipe(Layer.provide(Storage.Storage.layerMemory({ store }))),
+        dieAfterPutOf(1, Storage.Storage.layerMemory({ store })),
         Effect.gen(function*() {
           const sink = yield* Kido.start(Sink, { id: "sink" })
           const teller = yield* Kido.start(Teller, {
@@ -195,7 +178,7 @@ describe("outbox", () => {
       const Worker = Agent.make({ name: "worker", state, actions: [Work, Done], routes: [["go", Go]] })
       const store = Storage.makeMemoryStore()
       yield* inInstance(
-        dieAfterPutOf(1).pipe(Layer.provide(Storage.Storage.layerMemory({ store }))),
+        dieAfterPutOf(1, Storage.Storage.layerMemory({ store })),
         Effect.gen(function*() {
           const sink = yield* Kido.start(Sink, { id: "sink" })
           const worker = yield* Kido.start(Worker, {
@@ -395,7 +378,7 @@ describe("journal", () => {
     it.effect(`journal mode (${crashedSignal}): a failed checkpoint does not fail a signal the journal holds: answered and applied once`, () =>
       Effect.gen(function*() {
         yield* inInstance(
-          failingPutOnce((c) => c === 1).pipe(Layer.provide(Storage.Storage.layerMemory())),
+          failingPutOnce((c) => c === 1),
           Effect.gen(function*() {
             const ref = yield* Kido.start(Counter, {
               id: "c",
@@ -525,11 +508,7 @@ describe("keyed: storage that fails or hangs", () => {
       }))
     }).pipe(
       Effect.provide(Kido.layer()),
-      Effect.provide(
-        faulty(globalArmed, (st) => st === "running" || st === "passivated", "fail").pipe(
-          Layer.provide(Storage.Storage.layerMemory())
-        )
-      )
+      Effect.provide(faulty(globalArmed, (st) => st === "running" || st === "passivated", "fail"))
     ))
 
   it.effect("a write that hangs at passivation does not wedge the key (bounded by the shutdown timeout)", () =>
@@ -550,11 +529,7 @@ describe("keyed: storage that fails or hangs", () => {
       }))
     }).pipe(
       Effect.provide(Kido.layer()),
-      Effect.provide(
-        Layer.unwrap(Effect.sync(() => faulty(hangArmed, (st) => st === "passivated", "hang"))).pipe(
-          Layer.provide(Storage.Storage.layerMemory())
-        )
-      )
+      Effect.provide(Layer.unwrap(Effect.sync(() => faulty(hangArmed, (st) => st === "passivated", "hang"))))
     ))
 })
 
@@ -565,14 +540,10 @@ describe("keyed: races with other starts", () => {
         const Counter = Agent.make({ name: "counter", state, routes: [["increment", Increment]] })
         const store = Storage.makeMemoryStore()
         // reads take a few scheduler turns, as a real database's do
-        const storage = Layer.effect(
-          Storage.Storage,
-          Effect.map(Storage.Storage, (s) =>
-            Storage.Storage.of({
-              ...s,
-              checkpoints: { ...s.checkpoints, get: (key) => Effect.andThen(yieldTimes(5), s.checkpoints.get(key)) }
-            }))
-        ).pipe(Layer.provide(Storage.Storage.layerMemory({ store })))
+        const storage = storageWith(
+          (s) => ({ checkpoints: { get: (key) => Effect.andThen(yieldTimes(5), s.checkpoints.get(key)) } }),
+          Storage.Storage.layerMemory({ store })
+        )
         // the previous process: the key's agent was running when it ended
         yield* Effect.scoped(Effect.gen(function*() {
           const counters = yield* Keyed.make(Counter)
@@ -669,22 +640,14 @@ describe("more variants", () => {
           })
       ).pipe(Effect.provide(Storage.Storage.layerMemory({ store })))
       let reads = 0
-      const flaky = Layer.effect(
-        Storage.Storage,
-        Effect.map(Storage.Storage, (storage) =>
-          Storage.Storage.of({
-            ...storage,
-            outbox: {
-              ...storage.outbox,
-              read: (key) =>
-                reads++ === 0
-                  ? Effect.fail(
-                    new Storage.StorageFailed({ backend: "memory", operation: "outbox.read", reason: "busy" })
-                  )
-                  : storage.outbox.read(key)
-            }
-          }))
-      ).pipe(Layer.provide(Storage.Storage.layerMemory({ store })))
+      const flaky = storageWith((storage) => ({
+        outbox: {
+          read: (key) =>
+            reads++ === 0
+              ? Effect.fail(new Storage.StorageFailed({ backend: "memory", operation: "outbox.read", reason: "busy" }))
+              : storage.outbox.read(key)
+        }
+      }), Storage.Storage.layerMemory({ store }))
       yield* inInstance(
         flaky,
         Effect.gen(function*() {
@@ -707,20 +670,14 @@ describe("start while the last checkpoint is being written", () => {
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
       const Counter = Agent.make({ name: "counter", state, routes: [["increment", Increment]] })
-      const slowMark = Layer.effect(
-        Storage.Storage,
-        Effect.map(Storage.Storage, (storage) =>
-          Storage.Storage.of({
-            ...storage,
-            checkpoints: {
-              ...storage.checkpoints,
-              put: (key, checkpoint, options) =>
-                (checkpoint.metadata as { status: string }).status === "stopped"
-                  ? Effect.andThen(Deferred.await(gate), storage.checkpoints.put(key, checkpoint, options))
-                  : storage.checkpoints.put(key, checkpoint, options)
-            }
-          }))
-      ).pipe(Layer.provide(Storage.Storage.layerMemory()))
+      const slowMark = storageWith((storage) => ({
+        checkpoints: {
+          put: (key, checkpoint, options) =>
+            (checkpoint.metadata as { status: string }).status === "stopped"
+              ? Effect.andThen(Deferred.await(gate), storage.checkpoints.put(key, checkpoint, options))
+              : storage.checkpoints.put(key, checkpoint, options)
+        }
+      }))
       yield* inInstance(
         slowMark,
         Effect.gen(function*() {
@@ -782,29 +739,28 @@ describe("journal replay", () => {
 
 void RuntimeError
 
+/**
+ * The first write of agent `a`'s count 5 takes 2 seconds (after it committed), longer than its shutdown
+ * timeout. A layer for each test: a layer used twice is built once, its store and flag shared.
+ */
+const slow = () =>
+  storageWith((storage) => {
+    let slowed = false
+    return {
+      checkpoints: {
+        put: (key, checkpoint, options) => {
+          const mine = (typeof key === "string" ? key : key.agentId) === "a" &&
+            (checkpoint.state as { count: number }).count === 5
+          if (!mine || slowed) return storage.checkpoints.put(key, checkpoint, options)
+          slowed = true
+          return Effect.tap(storage.checkpoints.put(key, checkpoint, options), () => Effect.sleep("2 seconds"))
+        }
+      }
+    }
+  })
+
 describe("a checkpoint write in flight is never cut in half", () => {
   const Counter = Agent.make({ name: "counter", state, routes: [["increment", Increment], ["boom", Boom]] })
-  /** The first write of agent `a`'s count 5 takes 2 seconds (after it committed), longer than its shutdown timeout. */
-  const slow = Layer.effect(
-    Storage.Storage,
-    Effect.map(Storage.Storage, (storage) => {
-      let slowed = false
-      return Storage.Storage.of({
-        ...storage,
-        checkpoints: {
-          ...storage.checkpoints,
-          put: (key, checkpoint, options) => {
-            const mine = (typeof key === "string" ? key : key.agentId) === "a" &&
-              (checkpoint.state as { count: number }).count === 5
-            if (!mine || slowed) return storage.checkpoints.put(key, checkpoint, options)
-            slowed = true
-            return Effect.tap(storage.checkpoints.put(key, checkpoint, options), () => Effect.sleep("2 seconds"))
-          }
-        }
-      })
-    })
-  )
-
   it.effect("a one_for_all restart waits for the write: the signal is answered and applied once", () =>
     Effect.scoped(Effect.gen(function*() {
       yield* Supervisor.start({ id: "app", strategy: "one_for_all" }, [
@@ -825,12 +781,12 @@ describe("a checkpoint write in flight is never cut in half", () => {
       assert.strictEqual(yield* countOf(a), 5, "applied once")
     })).pipe(
       Effect.provide(Kido.layer()),
-      Effect.provide(slow.pipe(Layer.provide(Storage.Storage.layerMemory())))
+      Effect.provide(slow())
     ))
 
   it.effect("a stop waits for the write: the caller is answered, the checkpoint holds the state, marked stopped", () =>
     inInstance(
-      slow.pipe(Layer.provide(Storage.Storage.layerMemory())),
+      slow(),
       Effect.gen(function*() {
         const ref = yield* Kido.start(Counter, {
           id: "a",
@@ -866,25 +822,17 @@ describe("a checkpoint write in flight is never cut in half", () => {
         })
         const Teller = Agent.make({ name: "teller", state, routes: [["tell", Tell]] })
         let failed = false
-        const failing = Layer.effect(
-          Storage.Storage,
-          Effect.map(Storage.Storage, (storage) =>
-            Storage.Storage.of({
-              ...storage,
-              checkpoints: {
-                ...storage.checkpoints,
-                put: (key, checkpoint, options) => {
-                  if (!failed && options.outbox !== undefined) {
-                    failed = true
-                    return Effect.fail(
-                      new Storage.StorageFailed({ backend: "memory", operation: "put", reason: "down" })
-                    )
-                  }
-                  return storage.checkpoints.put(key, checkpoint, options)
-                }
+        const failing = storageWith((storage) => ({
+          checkpoints: {
+            put: (key, checkpoint, options) => {
+              if (!failed && options.outbox !== undefined) {
+                failed = true
+                return Effect.fail(new Storage.StorageFailed({ backend: "memory", operation: "put", reason: "down" }))
               }
-            }))
-        ).pipe(Layer.provide(Storage.Storage.layerMemory()))
+              return storage.checkpoints.put(key, checkpoint, options)
+            }
+          }
+        }))
         yield* inInstance(
           failing,
           Effect.gen(function*() {

@@ -12,6 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Increment } from "./fixtures/agents.ts"
 import { settle, sig, waitUntil } from "./fixtures/harness.ts"
+import { storageWith } from "./fixtures/storage.ts"
 
 const Boom = Action.make({ name: "boom", run: () => Effect.die(new Error("boom")) })
 
@@ -125,18 +126,12 @@ describe("durable agents (journal mode)", () => {
   it.effect("the signal is journalled before it is processed: a call waits for the append", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
-      const gated = Layer.effect(
-        Storage.Storage,
-        Effect.map(Storage.Storage, (storage) =>
-          Storage.Storage.of({
-            ...storage,
-            journal: {
-              ...storage.journal,
-              append: (key, entries, options) =>
-                Effect.andThen(Deferred.await(gate), storage.journal.append(key, entries, options))
-            }
-          }))
-      ).pipe(Layer.provide(Storage.Storage.layerMemory()))
+      const gated = storageWith((storage) => ({
+        journal: {
+          append: (key, entries, options) =>
+            Effect.andThen(Deferred.await(gate), storage.journal.append(key, entries, options))
+        }
+      }))
       yield* withInstance(
         gated,
         Effect.gen(function*() {

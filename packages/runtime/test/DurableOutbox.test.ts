@@ -8,6 +8,7 @@ import { Action, Agent, Directive, Signal } from "@kido/core"
 import { AgentServer, ErrorPolicy, Kido, Storage } from "@kido/runtime"
 import { Effect, Fiber, Layer, Result, Schema } from "effect"
 import { settle, sig, waitUntil } from "./fixtures/harness.ts"
+import { storageWith } from "./fixtures/storage.ts"
 
 type Counting = { readonly state: { readonly count: number } }
 
@@ -58,21 +59,15 @@ describe("the outbox of durable agents", () => {
   it.effect("an Emit is written to the outbox with the checkpoint, sent, then removed", () =>
     Effect.gen(function*() {
       const seen: Array<{ readonly state: unknown; readonly outbox: ReadonlyArray<unknown> }> = []
-      const watched = Layer.effect(
-        Storage.Storage,
-        Effect.map(Storage.Storage, (storage) =>
-          Storage.Storage.of({
-            ...storage,
-            checkpoints: {
-              ...storage.checkpoints,
-              put: (key, checkpoint, options) =>
-                Effect.tap(
-                  storage.checkpoints.put(key, checkpoint, options),
-                  () => Effect.sync(() => seen.push({ state: checkpoint.state, outbox: options.outbox ?? [] }))
-                )
-            }
-          }))
-      ).pipe(Layer.provide(Storage.Storage.layerMemory()))
+      const watched = storageWith((storage) => ({
+        checkpoints: {
+          put: (key, checkpoint, options) =>
+            Effect.tap(
+              storage.checkpoints.put(key, checkpoint, options),
+              () => Effect.sync(() => seen.push({ state: checkpoint.state, outbox: options.outbox ?? [] }))
+            )
+        }
+      }))
       yield* withInstance(
         watched,
         Effect.gen(function*() {
