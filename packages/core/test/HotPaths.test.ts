@@ -101,6 +101,45 @@ describe("Signal.isSignal after the first check", () => {
     })
     assert.isFalse(Signal.isSignal(throwing))
   })
+
+  it.effect("what a made signal keeps of its check is hidden: keys, JSON, copies and equality are as before", () =>
+    Effect.gen(function*() {
+      const signal = yield* Signal.make("a.b", { n: 1 }, { source: "/test" })
+      const keys = Object.keys(signal)
+      assert.sameMembers(keys, ["specversion", "id", "source", "type", "extensions", "time", "datacontenttype", "data"])
+      assert.deepStrictEqual(yield* Signal.fromJson(Result.getOrThrow(Signal.toJson(signal))), signal)
+      // a copy is a plain object with the same attributes: checked in full (valid), then remembered
+      const copy = { ...signal }
+      assert.deepStrictEqual(Object.getOwnPropertySymbols(copy), [])
+      assert.isTrue(Signal.isSignal(copy))
+      const invalidCopy = { ...signal, source: "" }
+      assert.isFalse(Signal.isSignal(invalidCopy))
+    }))
+
+  it.effect("a traced copy of a valid signal is valid, and a change to it is still caught", () =>
+    Effect.gen(function*() {
+      const signal = yield* Signal.make("a.b", { n: 1 }, { source: "/test" })
+      const traced = Result.getOrThrow(
+        Signal.withTraceContext(signal, { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" })
+      )
+      assert.isTrue(Signal.isSignal(traced))
+      ;(traced as { id: unknown }).id = ""
+      assert.isFalse(Signal.isSignal(traced))
+      // the copy of a signal changed into an invalid one is not taken as valid
+      const broken = yield* Signal.make("a.b", { n: 1 }, { source: "/test" })
+      ;(broken as { type: unknown }).type = "a..b"
+      const tracedBroken = Result.getOrThrow(
+        Signal.withTraceContext(broken, { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" })
+      )
+      assert.isFalse(Signal.isSignal(tracedBroken))
+    }))
+
+  it("a frozen hand-built signal is checked without being touched", () => {
+    const built = Object.freeze({ specversion: "1.0", id: "1", source: "/s", type: "a.b", extensions: {} })
+    assert.isTrue(Signal.isSignal(built))
+    assert.isTrue(Signal.isSignal(built))
+    assert.deepStrictEqual(Object.getOwnPropertySymbols(built), [])
+  })
 })
 
 const Count = Schema.Struct({ count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) })

@@ -700,25 +700,27 @@ const metricsByName = new Map<string, {
   readonly rejected: Metric.Counter<number>
 }>()
 
+// The per-agent and per-directive series are metrics made with their attributes, not `Metric.withAttributes`
+// (which adds the attributes to a copy of the fiber's context at every update): same series, a lookup each.
 const agentsAlive = Metric.gauge("kido_agents_alive", { description: "Agents running in this process" })
 const errorsTotal = Metric.counter("kido_agent_errors_total", {
   description: "Errors handed to agents' error policies",
   incremental: true
 })
-const directiveDuration = Metric.histogram("kido_directive_duration_ms", {
+const directiveDurationOptions = {
   description: "Time the runtime took to carry out a directive, in milliseconds",
   boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 4, count: 12 })
-})
+}
 
-const crashes = Metric.counter("kido_agent_crashes_total", {
-  description: "Agents whose fiber died (a defect, an interruption from outside)",
-  incremental: true
-})
 const crashesByName = new Map<string, Metric.Counter<number>>()
 const crashesOf = (name: string): Metric.Counter<number> => {
   let metric = crashesByName.get(name)
   if (metric === undefined) {
-    metric = Metric.withAttributes(crashes, { agent: name })
+    metric = Metric.counter("kido_agent_crashes_total", {
+      description: "Agents whose fiber died (a defect, an interruption from outside)",
+      incremental: true,
+      attributes: { agent: name }
+    })
     crashesByName.set(name, metric)
   }
   return metric
@@ -728,7 +730,10 @@ const durations = new Map<string, Metric.Histogram<number>>()
 const durationOf = (tag: string): Metric.Histogram<number> => {
   let metric = durations.get(tag)
   if (metric === undefined) {
-    metric = Metric.withAttributes(directiveDuration, { directive: tag })
+    metric = Metric.histogram("kido_directive_duration_ms", {
+      ...directiveDurationOptions,
+      attributes: { directive: tag }
+    })
     durations.set(tag, metric)
   }
   return metric
@@ -739,24 +744,20 @@ const metricsOf = (name: string) => {
   if (metrics === undefined) {
     const attributes = { agent: name }
     metrics = {
-      processed: Metric.withAttributes(
-        Metric.counter("kido_signals_processed_total", {
-          description: "Signals and fed-back instructions processed by agents",
-          incremental: true
-        }),
+      processed: Metric.counter("kido_signals_processed_total", {
+        description: "Signals and fed-back instructions processed by agents",
+        incremental: true,
         attributes
-      ),
-      depth: Metric.withAttributes(
-        Metric.gauge("kido_mailbox_depth", { description: "Items in an agent's mailbox when it took its last batch" }),
+      }),
+      depth: Metric.gauge("kido_mailbox_depth", {
+        description: "Items in an agent's mailbox when it took its last batch",
         attributes
-      ),
-      rejected: Metric.withAttributes(
-        Metric.counter("kido_mailbox_rejected_total", {
-          description: "Signals refused because a mailbox was full or its agent not running",
-          incremental: true
-        }),
+      }),
+      rejected: Metric.counter("kido_mailbox_rejected_total", {
+        description: "Signals refused because a mailbox was full or its agent not running",
+        incremental: true,
         attributes
-      )
+      })
     }
     metricsByName.set(name, metrics)
   }
