@@ -72,6 +72,14 @@ export interface System {
   readonly recovery?: (file: string, n: number, how: RecoveryHow) => Promise<number>
 }
 
+/**
+ * The restarts each system makes before the measured `n`: ten times as many. A restart runs a long path
+ * (a crash, the supervisor's decision, a new incarnation) once per restart, so a few hundred leave much of
+ * it to be compiled by the JIT during the measurement; the figures are of the steady state, as an agent
+ * runtime that runs for days sees it.
+ */
+export const restartWarmup = (n: number): number => 10 * n
+
 /** One turn of the event loop: the overload scenario's slow work. */
 export const hop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 

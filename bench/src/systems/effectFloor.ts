@@ -23,6 +23,7 @@ import {
   hop,
   perTurn,
   type RecoveryHow,
+  restartWarmup,
   type System
 } from "./System.ts"
 
@@ -359,7 +360,7 @@ export const effectFloor: System = {
         if (state.count !== 1) throw new Error(`expected a fresh incarnation, got count ${state.count}`)
         return micros
       })
-      for (let i = 0; i < Math.min(n, 200); i++) yield* once
+      for (let i = 0; i < restartWarmup(n); i++) yield* once
       yield* Effect.promise(collectGarbage)
       const latencies = new Float64Array(n)
       for (let i = 0; i < n; i++) latencies[i] = yield* once

@@ -13,7 +13,7 @@ import { AgentServer, Kido, Storage, Supervisor } from "@kido/runtime"
 import { Effect, Layer, ManagedRuntime, Metric, Option, References, Result, Schema } from "effect"
 import { collectGarbage, heapAfterGc, settle } from "../scenarios/Scenario.ts"
 import { readBack } from "./sqliteFile.ts"
-import { capacity, checkpointEvery, type DurableSettings, hop, perTurn, type System } from "./System.ts"
+import { capacity, checkpointEvery, type DurableSettings, hop, perTurn, restartWarmup, type System } from "./System.ts"
 
 const count = Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
 const State = Schema.Struct({ count })
@@ -343,7 +343,7 @@ export const kido: System = {
         if (agent.state.count !== 1) throw new Error(`expected a fresh incarnation, got count ${agent.state.count}`)
         return micros
       })
-      for (let i = 0; i < Math.min(n, 200); i++) yield* once
+      for (let i = 0; i < restartWarmup(n); i++) yield* once
       yield* Effect.promise(collectGarbage)
       const latencies = new Float64Array(n)
       for (let i = 0; i < n; i++) latencies[i] = yield* once

@@ -8,6 +8,7 @@ import { AgentServer, ExitReason, Kido, RuntimeError } from "@kido/runtime"
 import { Effect, Exit, Fiber, Layer, Option, Schema, Tracer } from "effect"
 import { Lane, laneOf } from "../src/internal/callTimers.ts"
 import { Mailbox } from "../src/internal/mailbox.ts"
+import { RestartWindow } from "../src/internal/supervisor.ts"
 
 const Count = Schema.Struct({ count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) })
 type C = typeof Count.Type
@@ -260,4 +261,34 @@ describe("stopping idle agents", () => {
       for (const ref of refs) assert.strictEqual((yield* AgentServer.status(ref)).status, "stopped")
       assert.strictEqual(yield* Kido.count, 0)
     }).pipe(Effect.provide(Kido.layer())))
+})
+
+describe("a supervisor's restart window", () => {
+  // gaps between restarts (ms) and the period: what a naive count of the recent restarts gives
+  const Gaps = Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 30 }))).check(
+    Schema.isMaxLength(600)
+  )
+  const Period = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 200 }))
+
+  it.prop(
+    "counts the restarts within the period, as a filter of every restart would",
+    [Gaps, Period],
+    ([gaps, period]) => {
+      const window = new RestartWindow()
+      const all: Array<number> = []
+      let now = 0
+      for (const gap of gaps) {
+        now += gap
+        all.push(now)
+        const expected = all.filter((t) => now - t < period).length
+        assert.strictEqual(window.record(now, period), expected)
+      }
+    }
+  )
+
+  it("keeps a bounded list under a steady stream of restarts", () => {
+    const window = new RestartWindow()
+    for (let now = 0; now < 100_000; now++) assert.isAtMost(window.record(now, 100), 100)
+    assert.isAtMost((window as unknown as { times: Array<number> }).times.length, 300)
+  })
 })

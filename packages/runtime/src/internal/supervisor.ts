@@ -140,7 +140,30 @@ export const defaultPeriod: Duration.Input = "5 seconds"
 
 type ChildState = "running" | "stopping" | "restarting" | "stopped"
 
-const noRestarts: ReadonlyArray<number> = []
+/**
+ * Restart times within a supervisor's period, oldest first. The times that fell out of the period are a
+ * prefix: skipped by moving `first`, and the list is compacted only once they are most of it (a supervisor
+ * with a large intensity keeps many times, and copying them at every restart would cost more than the
+ * restart itself).
+ */
+export class RestartWindow {
+  private times: Array<number> = []
+  private first = 0
+
+  /** Records a restart at `now`: how many restarts there were within `period` up to it, this one included. */
+  record(now: number, period: number): number {
+    let times = this.times
+    let first = this.first
+    while (first < times.length && now - times[first]! >= period) first++
+    if (first > 64 && first * 2 > times.length) {
+      times = this.times = times.slice(first)
+      first = 0
+    }
+    this.first = first
+    times.push(now)
+    return times.length - first
+  }
+}
 
 export class ChildRecord {
   readonly spec: ChildSpec
@@ -158,8 +181,8 @@ export class ChildRecord {
   /** The backoff's step function, created at the first restart and after each reset. */
   step: ((now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown, unknown>) | undefined =
     undefined
-  /** Restart timestamps, for a dynamic supervisor's per-child intensity (none yet: a shared empty list). */
-  restarts: ReadonlyArray<number> = noRestarts
+  /** Restart times, for a dynamic supervisor's per-child intensity (made at the first restart). */
+  restarts: RestartWindow | undefined = undefined
   pending: Fiber.Fiber<unknown> | undefined = undefined
   constructor(spec: ChildSpec) {
     this.spec = spec
@@ -191,8 +214,8 @@ export class Supervisor {
   readonly children: Array<ChildRecord> = []
   readonly events = Effect.runSync(Queue.unbounded<Event>())
   readonly exited = Deferred.makeUnsafe<ExitReason.ExitReason>()
-  /** Restart timestamps within the period (static supervisors). */
-  restarts: Array<number> = []
+  /** Restart times within the period (static supervisors). */
+  readonly restarts = new RestartWindow()
   /** Children waiting for a delayed restart. */
   readonly pending = new Set<ChildRecord>()
   status: "running" | "stopping" | "stopped" = "running"
@@ -441,20 +464,6 @@ const retire = (
     return child.supervisor === undefined ? Effect.void : terminateSubtree(child.supervisor)
   })
 
-/**
- * The restart times within `period` before `now`, `now` added. Times are in order, so the ones that are too old
- * are a prefix: dropped in one step (a supervisor with a large intensity keeps many).
- */
-const withinPeriod = (times: ReadonlyArray<number>, now: number, period: number): Array<number> => {
-  // (an empty list may be the shared `noRestarts`: never pushed to; a longer one is this function's own)
-  if (times.length === 0) return [now]
-  let old = 0
-  while (old < times.length && now - times[old]! >= period) old++
-  const recent = old === 0 ? times as Array<number> : times.slice(old)
-  recent.push(now)
-  return recent
-}
-
 const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason.ExitReason): Effect.Effect<void> =>
   Effect.gen(function*() {
     if (child.state !== "running") return
@@ -477,10 +486,8 @@ const onExited = (supervisor: Supervisor, child: ChildRecord, reason: ExitReason
     }
     // intensity: more than `intensity` restarts within `period`
     const period = supervisor.options.periodMillis
-    const recent = withinPeriod(supervisor.options.dynamic ? child.restarts : supervisor.restarts, now, period)
-    if (supervisor.options.dynamic) child.restarts = recent
-    else supervisor.restarts = recent
-    if (recent.length > supervisor.options.intensity) {
+    const window = supervisor.options.dynamic ? child.restarts ??= new RestartWindow() : supervisor.restarts
+    if (window.record(now, period) > supervisor.options.intensity) {
       if (supervisor.options.dynamic) {
         yield* giveUpChild(
           supervisor,
