@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Action, Agent, Directive, Signal } from "@kido/core"
-import { AgentServer, Kido } from "@kido/runtime"
+import { AgentServer, Kido, Storage } from "@kido/runtime"
 import { Context, Effect, Option, References, Result, Schema, Tracer } from "effect"
 
 const Count = Schema.Struct({ count: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))) })
@@ -157,4 +157,47 @@ describe("spans under Effect's native tracer", () => {
       assert.strictEqual(seen[0]!.name, "kido.agent.signal")
       assert.isTrue(Context.get(seen[0]!.annotations, Tracer.DisablePropagation))
     }).pipe(Effect.provide(Kido.layer()), Effect.provideService(References.TracerEnabled, false)))
+})
+
+describe("storage spans", () => {
+  it.effect("with a tracer installed, each storage operation is a Kido.Storage span naming its backend", () => {
+    const spans: Array<Tracer.Span> = []
+    const tracer = Tracer.make({
+      span: (options) => {
+        const span = Tracer.nativeTracer.span(options)
+        spans.push(span)
+        return span
+      }
+    })
+    return Effect.gen(function*() {
+      const storage = yield* Storage.Storage
+      yield* storage.checkpoints.put("s1", { agent: "counter", stateVersion: 1, state: { n: 1 } }, {
+        expectedRevision: 0
+      })
+      yield* storage.checkpoints.get("s1")
+      const names = spans.map((span) => span.name)
+      assert.deepStrictEqual(names, ["Kido.Storage.checkpoints.put", "Kido.Storage.checkpoints.get"])
+      assert.strictEqual(spans[0]!.attributes.get("kido.storage.backend"), "memory")
+      assert.strictEqual(spans[1]!.attributes.get("kido.agent.id"), "s1")
+      assert.strictEqual(spans[0]!.status._tag, "Ended")
+    }).pipe(Effect.provide(Storage.Storage.layerMemory()), Effect.provideService(Tracer.Tracer, tracer))
+  })
+
+  it.effect("under the native tracer storage works the same, bad input still failing typed", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage.Storage
+      const revision = yield* storage.checkpoints.put("s1", { agent: "counter", stateVersion: 1, state: 1 }, {
+        expectedRevision: 0
+      })
+      assert.strictEqual(revision, 1)
+      const bad = yield* Effect.flip(
+        storage.checkpoints.put("s1", { agent: "counter", stateVersion: -1, state: 1 }, { expectedRevision: 1 })
+      )
+      assert.instanceOf(bad, Storage.InvalidStorageRequest)
+      assert.deepInclude(bad, { operation: "checkpoints.put", field: "checkpoint.stateVersion" })
+      const conflict = yield* Effect.flip(
+        storage.checkpoints.put("s1", { agent: "counter", stateVersion: 1, state: 2 }, { expectedRevision: 5 })
+      )
+      assert.instanceOf(conflict, Storage.RevisionConflict)
+    }).pipe(Effect.provide(Storage.Storage.layerMemory())))
 })

@@ -846,6 +846,28 @@ export const conformance = <E>(
               }),
               "outbox[0]"
             ],
+            [
+              storage.checkpoints.put(key, checkpoint(1, { journalSequence: -1 }), { expectedRevision: 0 }),
+              "checkpoint.journalSequence"
+            ],
+            [
+              storage.checkpoints.put(key, checkpoint(1, { metadata: cyclic as Storage.Json }), {
+                expectedRevision: 0
+              }),
+              "checkpoint.metadata"
+            ],
+            [
+              storage.checkpoints.put(key, null as unknown as Storage.CheckpointInput, { expectedRevision: 0 }),
+              "checkpoint"
+            ],
+            [
+              storage.checkpoints.put(key, checkpoint(1), {
+                expectedRevision: 0,
+                outbox: "x" as unknown as Array<Storage.Json>
+              }),
+              "outbox"
+            ],
+            [storage.checkpoints.put({ agentId: "" }, checkpoint(1), { expectedRevision: 0 }), "key.agentId"],
             [storage.checkpoints.delete(key, { expectedRevision: -2 }), "expectedRevision"],
             [
               storage.journal.append(key, [1, () => 1] as unknown as Array<Storage.Json>, { expectedRevision: 0 }),

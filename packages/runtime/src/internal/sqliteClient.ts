@@ -67,8 +67,15 @@ export interface GroupCommit {
    * committed. `work` runs synchronously and must only use `statements`. If it throws, its changes are rolled
    * back and it fails alone (a `SqlError` for `operation`); if the transaction cannot begin or commit, every
    * write of it fails. An interrupted caller's write is dropped if its transaction has not begun.
+   *
+   * `single`: `work` changes the database with one statement at most (reads aside). SQLite undoes a failed
+   * statement's changes by itself, so such a write needs no savepoint of its own (two statements fewer).
    */
-  readonly write: <A>(operation: string, work: (statements: Statements) => A) => Effect.Effect<A, SqlError.SqlError>
+  readonly write: <A>(
+    operation: string,
+    work: (statements: Statements) => A,
+    options?: { readonly single: boolean }
+  ) => Effect.Effect<A, SqlError.SqlError>
   /**
    * Runs `work` (reads) at once, synchronously, on the connection alone: no group transaction or statement of
    * the client runs meanwhile, so it sees what is committed.
@@ -85,6 +92,8 @@ export const groupCommitOf = (sql: SqlClient.SqlClient): GroupCommit | undefined
 interface PendingWrite {
   readonly operation: string
   readonly work: (statements: Statements) => unknown
+  /** Runs in a savepoint of its own (it may change the database with several statements). */
+  readonly savepoint: boolean
   /** `undefined` once delivered, or when the caller was interrupted before its transaction began. */
   resume: ((effect: Effect.Effect<any, SqlError.SqlError>) => void) | undefined
 }
@@ -282,15 +291,20 @@ const makeGroupCommit = (
     const results: Array<Effect.Effect<unknown, SqlError.SqlError>> = []
     for (const write of batch) {
       try {
-        exec("SAVEPOINT kido_write")
+        if (write.savepoint) exec("SAVEPOINT kido_write")
         const value = write.work(statementsOf)
-        exec("RELEASE kido_write")
+        if (write.savepoint) exec("RELEASE kido_write")
         results.push(Effect.succeed(value))
       } catch (cause) {
         const error = sqlError(cause, write.operation)
         if (!db.isOpen || !db.isTransaction) {
           // SQLite rolled the whole transaction back (a full disk, an I/O error): nothing of it was written
           return failAll(error)
+        }
+        // a single statement that failed was undone by SQLite (statement-level rollback)
+        if (!write.savepoint) {
+          results.push(Effect.fail(error))
+          continue
         }
         try {
           exec("ROLLBACK TO kido_write")
@@ -329,9 +343,9 @@ const makeGroupCommit = (
     stats,
     read: <A>(operation: string, work: (statements: Statements) => A) =>
       semaphore.withPermit(Effect.try({ try: () => work(statementsOf), catch: (cause) => sqlError(cause, operation) })),
-    write: <A>(operation: string, work: (statements: Statements) => A) =>
+    write: <A>(operation: string, work: (statements: Statements) => A, options?: { readonly single: boolean }) =>
       Effect.callback<A, SqlError.SqlError>((resume) => {
-        const write: PendingWrite = { operation, work, resume }
+        const write: PendingWrite = { operation, work, savepoint: options?.single !== true, resume }
         pending.push(write)
         if (!scheduled) {
           scheduled = true

@@ -3,7 +3,7 @@
  * (failing closed with `CorruptRecord`), conflicts and error mapping. The drivers (memory, SQL) only move rows;
  * everything a caller can observe is decided here, once for all backends.
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, Option, Tracer } from "effect"
 import type { SqlError } from "effect/sql"
 import type * as Storage from "../Storage.ts"
 import { CorruptRecord, InvalidStorageRequest, RevisionConflict, StorageFailed } from "../Storage.ts"
@@ -167,47 +167,63 @@ const nameProblem = (u: unknown): string | undefined => {
   return undefined
 }
 
+/** A key argument, checked; or why it is not a key. */
+const keyOf = (operation: string, input: Storage.KeyInput): StoredKey | InvalidStorageRequest => {
+  const problem = (field: string, reason: string) => new InvalidStorageRequest({ operation, field, reason })
+  if (typeof input === "string") {
+    const reason = nameProblem(input)
+    return reason === undefined ? { agentId: input, partition: undefined } : problem("key", reason)
+  }
+  if (typeof input !== "object" || input === null) {
+    return problem("key", `must be a string or { agentId, partition? }, got ${describe(input)}`)
+  }
+  const agentProblem = nameProblem(input.agentId)
+  if (agentProblem !== undefined) return problem("key.agentId", agentProblem)
+  if (input.partition !== undefined) {
+    const partitionProblem = nameProblem(input.partition)
+    if (partitionProblem !== undefined) return problem("key.partition", partitionProblem)
+  }
+  return { agentId: input.agentId, partition: input.partition }
+}
+
 /** Checks a key argument. */
 export const checkKey = (
   operation: string,
   input: Storage.KeyInput
 ): Effect.Effect<StoredKey, InvalidStorageRequest> => {
-  if (typeof input === "string") {
-    const problem = nameProblem(input)
-    return problem === undefined ? Effect.succeed({ agentId: input, partition: undefined }) : invalid(
-      operation,
-      "key",
-      problem
-    )
-  }
-  if (typeof input !== "object" || input === null) {
-    return invalid(operation, "key", `must be a string or { agentId, partition? }, got ${describe(input)}`)
-  }
-  const agentProblem = nameProblem(input.agentId)
-  if (agentProblem !== undefined) return invalid(operation, "key.agentId", agentProblem)
-  if (input.partition !== undefined) {
-    const partitionProblem = nameProblem(input.partition)
-    if (partitionProblem !== undefined) return invalid(operation, "key.partition", partitionProblem)
-  }
-  return Effect.succeed({ agentId: input.agentId, partition: input.partition })
+  const key = keyOf(operation, input)
+  return key instanceof InvalidStorageRequest ? Effect.fail(key) : Effect.succeed(key)
 }
 
 const isCount = (u: unknown, min: number): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= min
 
+const countProblem = (operation: string, field: string, u: unknown, min: number) =>
+  new InvalidStorageRequest({
+    operation,
+    field,
+    reason: `must be ${min === 0 ? "a non-negative" : "a positive"} integer, got ${describe(u)}`
+  })
+
 const checkCount = (operation: string, field: string, u: unknown, min: number) =>
-  isCount(u, min)
-    ? Effect.succeed(u)
-    : invalid(operation, field, `must be ${min === 0 ? "a non-negative" : "a positive"} integer, got ${describe(u)}`)
+  isCount(u, min) ? Effect.succeed(u) : Effect.fail(countProblem(operation, field, u, min))
 
 /** JSON text of a value, or why it has none. */
-const encodeJson = (operation: string, field: string, value: unknown): Effect.Effect<string, InvalidStorageRequest> => {
+const jsonText = (operation: string, field: string, value: unknown): string | InvalidStorageRequest => {
   let text: string | undefined
   try {
     text = JSON.stringify(value)
   } catch (error) {
-    return invalid(operation, field, `is not JSON: ${messageOf(error)}`)
+    return new InvalidStorageRequest({ operation, field, reason: `is not JSON: ${messageOf(error)}` })
   }
-  return typeof text === "string" ? Effect.succeed(text) : invalid(operation, field, `is not JSON: ${describe(value)}`)
+  return typeof text === "string"
+    ? text
+    : new InvalidStorageRequest({ operation, field, reason: `is not JSON: ${describe(value)}` })
+}
+
+/** {@link jsonText} as an effect. */
+const encodeJson = (operation: string, field: string, value: unknown): Effect.Effect<string, InvalidStorageRequest> => {
+  const text = jsonText(operation, field, value)
+  return typeof text === "string" ? Effect.succeed(text) : Effect.fail(text)
 }
 
 // -----------------------------------------------------------------------------
@@ -345,6 +361,68 @@ const compareKeys = (a: Storage.Key, b: Storage.Key): number => {
   return a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0
 }
 
+/** A put's arguments, checked and encoded (the row without its time), or why they cannot be written. */
+const checkPut = (
+  operation: string,
+  input: Storage.KeyInput,
+  checkpoint: Storage.CheckpointInput,
+  options: Storage.PutOptions
+):
+  | {
+    readonly key: StoredKey
+    readonly expected: number
+    readonly row: Omit<CheckpointWrite, "updated_at">
+    readonly outbox: ReadonlyArray<string>
+  }
+  | InvalidStorageRequest =>
+{
+  const key = keyOf(operation, input)
+  if (key instanceof InvalidStorageRequest) return key
+  const expected = options?.expectedRevision
+  if (!isCount(expected, 0)) return countProblem(operation, "expectedRevision", expected, 0)
+  if (typeof checkpoint !== "object" || checkpoint === null) {
+    return new InvalidStorageRequest({
+      operation,
+      field: "checkpoint",
+      reason: `must be an object, got ${describe(checkpoint)}`
+    })
+  }
+  const agentProblem = nameProblem(checkpoint.agent)
+  if (agentProblem !== undefined) {
+    return new InvalidStorageRequest({ operation, field: "checkpoint.agent", reason: agentProblem })
+  }
+  const stateVersion = checkpoint.stateVersion
+  if (!isCount(stateVersion, 0)) return countProblem(operation, "checkpoint.stateVersion", stateVersion, 0)
+  const journalSequence = checkpoint.journalSequence ?? 0
+  if (!isCount(journalSequence, 0)) return countProblem(operation, "checkpoint.journalSequence", journalSequence, 0)
+  if (checkpoint.state === undefined) {
+    return new InvalidStorageRequest({ operation, field: "checkpoint.state", reason: "is missing" })
+  }
+  const state = jsonText(operation, "checkpoint.state", checkpoint.state)
+  if (state instanceof InvalidStorageRequest) return state
+  const metadata = jsonText(operation, "checkpoint.metadata", checkpoint.metadata ?? null)
+  if (metadata instanceof InvalidStorageRequest) return metadata
+  const given = options.outbox ?? []
+  if (!Array.isArray(given)) {
+    return new InvalidStorageRequest({ operation, field: "outbox", reason: `must be an array, got ${describe(given)}` })
+  }
+  const outbox: Array<string> = []
+  for (let i = 0; i < given.length; i++) {
+    if (given[i] === undefined) {
+      return new InvalidStorageRequest({ operation, field: `outbox[${i}]`, reason: "is undefined, not JSON" })
+    }
+    const entry = jsonText(operation, `outbox[${i}]`, given[i])
+    if (entry instanceof InvalidStorageRequest) return entry
+    outbox.push(entry)
+  }
+  return {
+    key,
+    expected,
+    row: { agent: checkpoint.agent, state_version: stateVersion, state, journal_sequence: journalSequence, metadata },
+    outbox
+  }
+}
+
 // -----------------------------------------------------------------------------
 // the service
 // -----------------------------------------------------------------------------
@@ -354,15 +432,20 @@ export const make = (driver: Driver): Storage.Storage["Service"] => {
   const { backend } = driver
   const run = <A>(operation: string, key: StoredKey | undefined, effect: Effect.Effect<A, SqlError.SqlError>) =>
     Effect.mapError(effect, (error) => failed(backend, operation, key, error))
-  // (no stack trace captured per operation: it cost a tenth of a checkpoint write)
-  const span = (operation: string, key: StoredKey | undefined) =>
-    Effect.withSpan(`Kido.Storage.${operation}`, {
+  // A span per operation, without a stack trace (it cost a tenth of a checkpoint write). Under Effect's own
+  // tracer (no tracing backend installed) a storage span could be seen by nothing (no user code runs in it),
+  // so none is made, as Effect's HTTP server makes no request span then.
+  const span = (operation: string, key: StoredKey | undefined) => {
+    const traced = Effect.withSpan(`Kido.Storage.${operation}`, {
       attributes: {
         "kido.storage.backend": backend,
         ...(key === undefined ? {} : { "kido.agent.id": key.agentId }),
         ...(key?.partition === undefined ? {} : { "kido.agent.partition": key.partition })
       }
     }, { captureStackTrace: false })
+    return <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.withFiber((fiber) => fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer ? effect : traced(effect))
+  }
 
   const get = (input: Storage.KeyInput) =>
     Effect.flatMap(
@@ -376,51 +459,29 @@ export const make = (driver: Driver): Storage.Storage["Service"] => {
         )
     )
 
+  // checked and encoded synchronously (a put is the write of every durable signal): effects only to write
   const put = (input: Storage.KeyInput, checkpoint: Storage.CheckpointInput, options: Storage.PutOptions) =>
-    Effect.gen(function*() {
-      const operation = "checkpoints.put"
-      const key = yield* checkKey(operation, input)
-      const expected = yield* checkCount(operation, "expectedRevision", options?.expectedRevision, 0)
-      if (typeof checkpoint !== "object" || checkpoint === null) {
-        return yield* invalid(operation, "checkpoint", `must be an object, got ${describe(checkpoint)}`)
-      }
-      const agentProblem = nameProblem(checkpoint.agent)
-      if (agentProblem !== undefined) return yield* invalid(operation, "checkpoint.agent", agentProblem)
-      const stateVersion = yield* checkCount(operation, "checkpoint.stateVersion", checkpoint.stateVersion, 0)
-      const journalSequence = yield* checkCount(
-        operation,
-        "checkpoint.journalSequence",
-        checkpoint.journalSequence ?? 0,
-        0
-      )
-      if (checkpoint.state === undefined) return yield* invalid(operation, "checkpoint.state", "is missing")
-      const state = yield* encodeJson(operation, "checkpoint.state", checkpoint.state)
-      const metadata = yield* encodeJson(operation, "checkpoint.metadata", checkpoint.metadata ?? null)
-      const outbox: Array<string> = []
-      const given = options.outbox ?? []
-      if (!Array.isArray(given)) return yield* invalid(operation, "outbox", `must be an array, got ${describe(given)}`)
-      for (let i = 0; i < given.length; i++) {
-        if (given[i] === undefined) return yield* invalid(operation, `outbox[${i}]`, "is undefined, not JSON")
-        outbox.push(yield* encodeJson(operation, `outbox[${i}]`, given[i]))
-      }
-      const row: CheckpointWrite = {
-        agent: checkpoint.agent,
-        state_version: stateVersion,
-        state,
-        journal_sequence: journalSequence,
-        metadata,
-        updated_at: yield* Clock.currentTimeMillis
-      }
-      return yield* conditional(
-        key,
-        "checkpoint",
-        expected,
-        Effect.map(
-          run(operation, key, driver.putCheckpoint(key, expected, row, outbox)),
-          (result) => result.ok ? { ok: true as const, value: result.revision } : result
+    Effect.withFiber(
+      (fiber): Effect.Effect<number, InvalidStorageRequest | StorageFailed | CorruptRecord | RevisionConflict> => {
+        const operation = "checkpoints.put"
+        const checked = checkPut(operation, input, checkpoint, options)
+        if (checked instanceof InvalidStorageRequest) return Effect.fail(checked)
+        const { key, expected, outbox } = checked
+        const row: CheckpointWrite = { ...checked.row, updated_at: fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() }
+        return Effect.flatMap(
+          conditional(
+            key,
+            "checkpoint",
+            expected,
+            Effect.map(
+              run(operation, key, driver.putCheckpoint(key, expected, row, outbox)),
+              (result) => result.ok ? { ok: true as const, value: result.revision } : result
+            )
+          ),
+          (written) => decodeWritten(key, written)
         )
-      ).pipe(Effect.flatMap((written) => decodeWritten(key, written)))
-    }).pipe(span("checkpoints.put", undefined))
+      }
+    ).pipe(span("checkpoints.put", undefined))
 
   const remove = (input: Storage.KeyInput, options?: Storage.DeleteOptions) =>
     Effect.gen(function*() {

@@ -390,7 +390,7 @@ export const groupDriver = (base: Driver, group: sqliteClient.GroupCommit): Driv
         }
       }
       return { ok: true, revision }
-    }),
+    }, { single: expected !== 0 && outbox.length === 0 }),
   deleteCheckpoint: (key, expected) =>
     group.write("deleteCheckpoint", (writes): core.DeleteResult => {
       if (expected === 0) {
