@@ -220,12 +220,6 @@ const jsonText = (operation: string, field: string, value: unknown): string | In
     : new InvalidStorageRequest({ operation, field, reason: `is not JSON: ${describe(value)}` })
 }
 
-/** {@link jsonText} as an effect. */
-const encodeJson = (operation: string, field: string, value: unknown): Effect.Effect<string, InvalidStorageRequest> => {
-  const text = jsonText(operation, field, value)
-  return typeof text === "string" ? Effect.succeed(text) : Effect.fail(text)
-}
-
 // -----------------------------------------------------------------------------
 // decoding
 // -----------------------------------------------------------------------------
@@ -423,6 +417,39 @@ const checkPut = (
   }
 }
 
+/** An append's arguments, checked and encoded, or why they cannot be written. */
+const checkAppend = (
+  operation: string,
+  input: Storage.KeyInput,
+  entries: ReadonlyArray<Storage.Json>,
+  options: Storage.AppendOptions
+):
+  | { readonly key: StoredKey; readonly expected: number; readonly encoded: ReadonlyArray<string> }
+  | InvalidStorageRequest =>
+{
+  const key = keyOf(operation, input)
+  if (key instanceof InvalidStorageRequest) return key
+  const expected = options?.expectedRevision
+  if (!isCount(expected, 0)) return countProblem(operation, "expectedRevision", expected, 0)
+  if (!Array.isArray(entries)) {
+    return new InvalidStorageRequest({
+      operation,
+      field: "entries",
+      reason: `must be an array, got ${describe(entries)}`
+    })
+  }
+  const encoded: Array<string> = []
+  for (let i = 0; i < entries.length; i++) {
+    if (entries[i] === undefined) {
+      return new InvalidStorageRequest({ operation, field: `entries[${i}]`, reason: "is undefined, not JSON" })
+    }
+    const entry = jsonText(operation, `entries[${i}]`, entries[i])
+    if (entry instanceof InvalidStorageRequest) return entry
+    encoded.push(entry)
+  }
+  return { key, expected, encoded }
+}
+
 // -----------------------------------------------------------------------------
 // the service
 // -----------------------------------------------------------------------------
@@ -501,39 +528,36 @@ export const make = (driver: Driver): Storage.Storage["Service"] => {
       )
     }).pipe(span("checkpoints.delete", undefined))
 
+  // checked and encoded synchronously, as `put` (a journalling agent appends every signal)
   const append = (input: Storage.KeyInput, entries: ReadonlyArray<Storage.Json>, options: Storage.AppendOptions) =>
-    Effect.gen(function*() {
-      const operation = "journal.append"
-      const key = yield* checkKey(operation, input)
-      const expected = yield* checkCount(operation, "expectedRevision", options?.expectedRevision, 0)
-      if (!Array.isArray(entries)) {
-        return yield* invalid(operation, "entries", `must be an array, got ${describe(entries)}`)
-      }
-      const encoded: Array<string> = []
-      for (let i = 0; i < entries.length; i++) {
-        if (entries[i] === undefined) return yield* invalid(operation, `entries[${i}]`, "is undefined, not JSON")
-        encoded.push(yield* encodeJson(operation, `entries[${i}]`, entries[i]))
-      }
-      if (encoded.length === 0) {
-        // nothing to write: still a conditional operation
-        const actual = yield* Effect.flatMap(
-          run(operation, key, driver.journalRevision(key)),
-          (stored) => decodeActual(key, "journal", stored)
+    Effect.withFiber(
+      (fiber): Effect.Effect<number, InvalidStorageRequest | StorageFailed | CorruptRecord | RevisionConflict> => {
+        const operation = "journal.append"
+        const checked = checkAppend(operation, input, entries, options)
+        if (checked instanceof InvalidStorageRequest) return Effect.fail(checked)
+        const { key, expected, encoded } = checked
+        if (encoded.length === 0) {
+          // nothing to write: still a conditional operation
+          return Effect.flatMap(
+            Effect.flatMap(
+              run(operation, key, driver.journalRevision(key)),
+              (stored) => decodeActual(key, "journal", stored)
+            ),
+            (actual) => actual !== expected ? conflict(key, "journal", expected, actual) : Effect.succeed(expected)
+          )
+        }
+        const at = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+        return conditional(
+          key,
+          "journal",
+          expected,
+          Effect.map(
+            run(operation, key, driver.appendJournal(key, expected, encoded, at)),
+            (result) => result.ok ? { ok: true as const, value: expected + encoded.length } : result
+          )
         )
-        if (actual !== expected) return yield* conflict(key, "journal", expected, actual)
-        return expected
       }
-      const at = yield* Clock.currentTimeMillis
-      return yield* conditional(
-        key,
-        "journal",
-        expected,
-        Effect.map(
-          run(operation, key, driver.appendJournal(key, expected, encoded, at)),
-          (result) => result.ok ? { ok: true as const, value: expected + encoded.length } : result
-        )
-      )
-    }).pipe(span("journal.append", undefined))
+    ).pipe(span("journal.append", undefined))
 
   const read = (input: Storage.KeyInput, options?: Storage.ReadOptions) =>
     Effect.gen(function*() {
