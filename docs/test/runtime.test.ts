@@ -14,6 +14,7 @@ import {
   Metric,
   Option,
   PubSub,
+  Result,
   Schema,
   Scope,
   Stream,
@@ -916,6 +917,28 @@ describe("docs/runtime.md: metrics and spans", () => {
       has("kido_directive_duration_ms", { directive: "Emit" })
     }).pipe(Effect.provide(Kido.layer()), Effect.provideService(Metric.MetricRegistry, new Map())))
 
+  it.effect("attributes the program adds go on every series; one of the same name replaces Kido's", () =>
+    Effect.gen(function*() {
+      const ref = yield* Kido.start(Counter, { id: "m" })
+      yield* AgentServer.call(ref, yield* ui("increment", { amount: 1 }))
+      const snapshot = yield* Metric.snapshot
+      // (the mailbox depth is recorded as the agent takes its batch: before the call is answered)
+      const depth = snapshot.filter((s) => s.id === "kido_mailbox_depth")
+      assert.deepStrictEqual(depth.map((s) => s.attributes), [{ agent: "counter", region: "eu" }])
+      const clash = yield* Effect.gen(function*() {
+        const other = yield* Kido.start(Counter, { id: "n" })
+        yield* AgentServer.call(other, yield* ui("increment", { amount: 1 }))
+        return (yield* Metric.snapshot).filter((s) =>
+          s.id === "kido_mailbox_depth" && s.attributes?.["agent"] === "gateway"
+        )
+      }).pipe(Effect.provide(Kido.layer()), Effect.provideService(Metric.CurrentMetricAttributes, { agent: "gateway" }))
+      assert.strictEqual(clash.length, 1)
+    }).pipe(
+      Effect.provide(Kido.layer()),
+      Effect.provideService(Metric.MetricRegistry, new Map()),
+      Effect.provideService(Metric.CurrentMetricAttributes, { region: "eu" })
+    ))
+
   it.effect("call -> kido.agent.signal -> kido.agent.directive -> (traceparent) the next agent's signal", () =>
     Effect.gen(function*() {
       const spans: Array<{ readonly name: string; readonly spanId: string; readonly parent: string | undefined }> = []
@@ -950,4 +973,49 @@ describe("docs/runtime.md: metrics and spans", () => {
         "kido.agent.signal" // ping handles pong
       ])
     }))
+
+  it.effect("under Effect's native tracer: the same span for your effects, at times 0; trace context still carried", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* Effect.tracer, Tracer.nativeTracer)
+      let seen: Tracer.Span | undefined
+      const Look = Action.make({
+        name: "look",
+        run: () =>
+          Effect.map(Effect.flatMap(Effect.yieldNow, () => Effect.currentSpan), (span) => {
+            seen = span
+            return {}
+          })
+      })
+      const Looker = Agent.make({ name: "looker", state: Schema.Struct({}), routes: [["look", Look]] })
+      const ref = yield* Kido.start(Looker, { id: "looker" })
+      yield* AgentServer.call(ref, yield* ui("look"))
+      assert.strictEqual(seen?.name, "kido.agent.signal")
+      assert.strictEqual(seen?.attributes.get("kido.agent.id"), "looker")
+      assert.strictEqual(seen?.status.startTime, BigInt(0))
+      // emitted signals carry the trace on: pong receives ping's signal with a traceparent
+      const received: Array<Signal.Signal> = []
+      const Record = Action.make({
+        name: "record",
+        run: (_p, ctx: { readonly signal: Signal.Signal }) =>
+          Effect.sync(() => {
+            received.push(ctx.signal)
+            return {}
+          })
+      })
+      const Recorder = Agent.make({ name: "recorder", state: Schema.Struct({}), routes: [["noted", Record]] })
+      yield* Kido.start(Recorder, { id: "recorder" })
+      const Note = Action.make({
+        name: "note",
+        run: () =>
+          Effect.map(
+            ui("noted"),
+            (noted) => Action.outcome({}, { directives: [Result.getOrThrow(Directive.emitTo("recorder", noted))] })
+          )
+      })
+      const Noter = Agent.make({ name: "noter", state: Schema.Struct({}), routes: [["note", Note]] })
+      const noter = yield* Kido.start(Noter, { id: "noter" })
+      yield* AgentServer.call(noter, yield* ui("note"), { reply: "afterDirectives" })
+      yield* AgentServer.call(Option.getOrThrow(yield* Kido.whereis("recorder")), yield* ui("noted"))
+      assert.match(String(received[0]?.extensions["traceparent"]), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+    }).pipe(Effect.provide(Kido.layer())))
 })

@@ -654,14 +654,14 @@ export const make = <D>(type: string, data: D, attributes: Attributes): Effect.E
     if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
     const signal = prepared.success
     if (signal.id !== "") {
-      rememberOwn(signal)
+      remember(signal)
       return Effect.succeed(signal)
     }
     const generator = fiber.getRef(IdGenerator.IdGenerator)
     if (generator === IdGenerator.uuidv7) {
       // The default generator, run in place: what `uuidv7.next` does, without a second Effect to run.
       signal.id = uuidv7.generate(clock, fiber.getRef(Random.Random), now())
-      rememberOwn(signal)
+      remember(signal)
       return Effect.succeed(signal)
     }
     return Effect.flatMap(generator.next, (id) => {
@@ -1015,35 +1015,15 @@ export const toJson = <D>(
 // -----------------------------------------------------------------------------
 
 /**
- * Signals known to be valid (built by {@link make}, or checked by {@link isSignal}) carry their attributes as
+ * Signals known to be valid (built by {@link make}, or checked by {@link isSignal}), with their attributes as
  * they were then. A signal is an immutable value: one whose attributes are still the same (by identity) is
  * not checked again, so a signal sent many times, or sent right after `make`, costs a lookup. Anything else
  * (an attribute replaced since, a hand-built object) is checked in full.
- *
- * A signal `make` built keeps that snapshot in a hidden (non-enumerable, symbol-keyed) property of its own;
- * an object of the caller's that `isSignal` checked is remembered in a `WeakMap` instead, so that it is not
- * touched (a `WeakMap` entry per signal costs the garbage collector much more: every signal made goes there).
  */
-const snapshotKey: unique symbol = Symbol.for("@kido/core/Signal/checked")
 const checked = new WeakMap<object, Signal>()
 
-/** `signal` is one of ours (`make` built it): the snapshot goes with it. */
-const rememberOwn = (signal: Signal): void => {
-  Object.defineProperty(signal, snapshotKey, { value: { ...signal }, writable: true, configurable: true })
-}
-
 const remember = (signal: Signal): void => {
-  if (Object.hasOwn(signal, snapshotKey)) rememberOwn(signal)
-  else checked.set(signal, { ...signal })
-}
-
-const snapshotOf = (u: object): Signal | undefined =>
-  (u as { readonly [snapshotKey]?: Signal })[snapshotKey] ?? checked.get(u)
-
-/** `signal` was checked (or made) and none of its attributes has been replaced since. */
-const isKnownValid = (signal: Signal): boolean => {
-  const seen = snapshotOf(signal)
-  return seen !== undefined && unchanged(signal, seen)
+  checked.set(signal, { ...signal })
 }
 
 const unchanged = (u: Signal, seen: Signal): boolean =>
@@ -1090,7 +1070,8 @@ const checkSignal = (u: unknown): InvalidSignal | undefined => {
 export const isSignal = (u: unknown): u is Signal => {
   if (typeof u !== "object" || u === null) return false
   try {
-    if (isKnownValid(u as Signal)) return true
+    const seen = checked.get(u)
+    if (seen !== undefined && unchanged(u as Signal, seen)) return true
     if (checkSignal(u) !== undefined) return false
     remember(u as Signal)
     return true
@@ -1285,10 +1266,7 @@ const withTrace = <D>(signal: Signal<D>, traceparent: string, tracestate: string
   }
   extensions.traceparent = traceparent
   if (tracestate !== undefined) extensions.tracestate = tracestate
-  const copy = { ...signal, extensions }
-  // the copy of a valid signal with a checked trace context is valid: it need not be checked when sent
-  if (isKnownValid(signal)) rememberOwn(copy)
-  return copy
+  return { ...signal, extensions }
 }
 
 /**

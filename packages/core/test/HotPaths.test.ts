@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Action, ActionError, Agent, Directive, Exec, Signal } from "@kido/core"
-import { Effect, Exit, Result, Schedule, Schema } from "effect"
+import { Effect, Equal, Exit, Result, Schedule, Schema } from "effect"
 import { fastDecoder } from "../src/internal/decode.ts"
 
 const outcomeOf = (result: Result.Result<unknown, Schema.SchemaError>) =>
@@ -105,9 +105,13 @@ describe("Signal.isSignal after the first check", () => {
   it.effect("what a made signal keeps of its check is hidden: keys, JSON, copies and equality are as before", () =>
     Effect.gen(function*() {
       const signal = yield* Signal.make("a.b", { n: 1 }, { source: "/test" })
-      const keys = Object.keys(signal)
-      assert.sameMembers(keys, ["specversion", "id", "source", "type", "extensions", "time", "datacontenttype", "data"])
-      assert.deepStrictEqual(yield* Signal.fromJson(Result.getOrThrow(Signal.toJson(signal))), signal)
+      assert.sameMembers(
+        Reflect.ownKeys(signal),
+        ["specversion", "id", "source", "type", "extensions", "time", "datacontenttype", "data"]
+      )
+      const decoded = yield* Signal.fromJson(Result.getOrThrow(Signal.toJson(signal)))
+      assert.deepStrictEqual(decoded, signal)
+      assert.isTrue(Equal.equals(decoded, signal), "effect's structural equality sees the attributes only")
       // a copy is a plain object with the same attributes: checked in full (valid), then remembered
       const copy = { ...signal }
       assert.deepStrictEqual(Object.getOwnPropertySymbols(copy), [])
@@ -132,6 +136,17 @@ describe("Signal.isSignal after the first check", () => {
         Signal.withTraceContext(broken, { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" })
       )
       assert.isFalse(Signal.isSignal(tracedBroken))
+    }))
+
+  it.effect("an object inheriting a made signal's attributes is not taken for it, nor are its traced copies", () =>
+    Effect.gen(function*() {
+      const signal = yield* Signal.make("a.b", { n: 1 }, { source: "/test" })
+      const heir = Object.create(signal) as Signal.Signal
+      const traced = Result.getOrThrow(
+        Signal.withTraceContext(heir, { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" })
+      )
+      // the copy has only the own attributes of the heir: its extensions
+      assert.isFalse(Signal.isSignal(traced))
     }))
 
   it("a frozen hand-built signal is checked without being touched", () => {

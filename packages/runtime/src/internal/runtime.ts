@@ -703,10 +703,20 @@ const metricsByName = new Map<string, {
 // The per-agent and per-directive series are metrics made with their attributes, not `Metric.withAttributes`
 // (which adds the attributes to a copy of the fiber's context at every update): same series, a lookup each.
 const agentsAlive = Metric.gauge("kido_agents_alive", { description: "Agents running in this process" })
-const errorsTotal = Metric.counter("kido_agent_errors_total", {
-  description: "Errors handed to agents' error policies",
-  incremental: true
-})
+const errorsByKey = new Map<string, Metric.Counter<number>>()
+const errorsOf = (agent: string, context: string): Metric.Counter<number> => {
+  const key = `${agent}\u0000${context}`
+  let metric = errorsByKey.get(key)
+  if (metric === undefined) {
+    metric = Metric.counter("kido_agent_errors_total", {
+      description: "Errors handed to agents' error policies",
+      incremental: true,
+      attributes: { agent, context }
+    })
+    errorsByKey.set(key, metric)
+  }
+  return metric
+}
 const directiveDurationOptions = {
   description: "Time the runtime took to carry out a directive, in milliseconds",
   boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 4, count: 12 })
@@ -1862,7 +1872,7 @@ const handleError = (
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
     server.errors++
-    yield* Metric.update(Metric.withAttributes(errorsTotal, { agent: server.name, context }), 1)
+    yield* Metric.update(errorsOf(server.name, context), 1)
     const policy = server.options.errorPolicy
     const info: ErrorPolicy.ErrorInfo = {
       agentId: server.id,

@@ -132,7 +132,7 @@ class QuietSpan implements Tracer.Span {
   }
 
   addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
-    this.links.push(...links)
+    if (this.status._tag !== "Ended") this.links.push(...links)
   }
 }
 
