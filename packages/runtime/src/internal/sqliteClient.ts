@@ -69,7 +69,8 @@ export interface GroupCommit {
    * write of it fails. An interrupted caller's write is dropped if its transaction has not begun.
    *
    * `single`: `work` changes the database with one statement at most (reads aside). SQLite undoes a failed
-   * statement's changes by itself, so such a write needs no savepoint of its own (two statements fewer).
+   * statement's changes by itself (the default ABORT conflict resolution, which the storage's statements use;
+   * its tables have no triggers), so such a write needs no savepoint of its own (two statements fewer).
    */
   readonly write: <A>(
     operation: string,
