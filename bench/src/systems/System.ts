@@ -76,7 +76,10 @@ export interface System {
  * The restarts each system makes before the measured `n`: ten times as many. A restart runs a long path
  * (a crash, the supervisor's decision, a new incarnation) once per restart, so a few hundred leave much of
  * it to be compiled by the JIT during the measurement; the figures are of the steady state, as an agent
- * runtime that runs for days sees it.
+ * runtime that runs for days sees it. For the same reason no garbage collection is forced between the
+ * warm-up and the measurement: a restart allocates a new incarnation, and after a forced full collection
+ * V8 shrinks its young generation, so that the measured restarts would pay for it growing back (a
+ * collection every few restarts), which a running process never does.
  */
 export const restartWarmup = (n: number): number => 10 * n
 

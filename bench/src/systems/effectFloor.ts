@@ -360,8 +360,8 @@ export const effectFloor: System = {
         if (state.count !== 1) throw new Error(`expected a fresh incarnation, got count ${state.count}`)
         return micros
       })
+      // no forced collection between the warm-up and the measurement (see restartWarmup)
       for (let i = 0; i < restartWarmup(n); i++) yield* once
-      yield* Effect.promise(collectGarbage)
       const latencies = new Float64Array(n)
       for (let i = 0; i < n; i++) latencies[i] = yield* once
       if (restarts < n) throw new Error(`expected ${n} restarts, got ${restarts}`)
