@@ -1,6 +1,7 @@
 /**
  * Summarises a V8 CPU profile (`node --cpu-prof` writes one `.cpuprofile` per process): the functions
- * with the most self time, then self time by file.
+ * with the most self time, self time by file, then the functions with the most total time (their own and
+ * that of everything they call: where a path's time goes, e.g. a signal's handling against its wake-up).
  *
  *   node --cpu-prof --cpu-prof-dir=scratch/prof --expose-gc bench/src/runOne.ts throughput kido full
  *   node bench/src/profile.ts scratch/prof/CPU.*.cpuprofile [top]
@@ -10,6 +11,7 @@ import * as path from "node:path"
 
 interface Node {
   readonly id: number
+  readonly children?: ReadonlyArray<number>
   readonly callFrame: {
     readonly functionName: string
     readonly url: string
@@ -51,14 +53,17 @@ const shortUrl = (url: string): string => {
   return path.relative(process.cwd(), clean)
 }
 
+const nameOf = (frame: Node["callFrame"]): string =>
+  `${frame.functionName === "" ? "(anonymous)" : frame.functionName}  ${shortUrl(frame.url)}${
+    frame.url === "" ? "" : `:${frame.lineNumber + 1}`
+  }`
+
 const byFunction = new Map<string, number>()
 const byFile = new Map<string, number>()
 for (const [id, micros] of selfMicros) {
   const frame = byId.get(id)!.callFrame
+  const name = nameOf(frame)
   const where = shortUrl(frame.url)
-  const name = `${frame.functionName === "" ? "(anonymous)" : frame.functionName}  ${where}${
-    frame.url === "" ? "" : `:${frame.lineNumber + 1}`
-  }`
   byFunction.set(name, (byFunction.get(name) ?? 0) + micros)
   byFile.set(where, (byFile.get(where) ?? 0) + micros)
 }
@@ -72,6 +77,22 @@ const print = (title: string, entries: Map<string, number>) => {
   }
 }
 
+// total time: each sample counts once for every distinct function on its stack
+const parentOf = new Map<number, number>()
+for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id)
+const byFunctionTotal = new Map<string, number>()
+for (const [id, micros] of selfMicros) {
+  const seen = new Set<string>()
+  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+    const name = nameOf(byId.get(at)!.callFrame)
+    if (seen.has(name)) continue
+    seen.add(name)
+    byFunctionTotal.set(name, (byFunctionTotal.get(name) ?? 0) + micros)
+  }
+}
+byFunctionTotal.delete("(root)  (native)")
+
 console.log(`${(total / 1e6).toFixed(2)} s sampled in ${path.basename(file)}`)
 print(`\nTop ${top} functions by self time`, byFunction)
 print(`\nTop ${top} files by self time`, byFile)
+print(`\nTop ${top} functions by total time (self and callees)`, byFunctionTotal)
