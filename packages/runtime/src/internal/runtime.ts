@@ -694,66 +694,59 @@ const shutdownAll = (instance: Instance): Effect.Effect<void> =>
 // Metrics
 // -----------------------------------------------------------------------------
 
+// The per-agent and per-directive series are metrics made with their attributes, not `Metric.withAttributes`
+// (which adds the attributes to a copy of the fiber's context at every update): same series, a lookup each.
+// Each is made once per attribute value and kept.
+
+/** `make(key)`, made at the first ask for `key` and kept in `cache`. */
+const seriesOf = <K, M>(cache: Map<K, M>, key: K, make: () => M): M => {
+  let metric = cache.get(key)
+  if (metric === undefined) {
+    metric = make()
+    cache.set(key, metric)
+  }
+  return metric
+}
+
+const agentsAlive = Metric.gauge("kido_agents_alive", { description: "Agents running in this process" })
+
+const errorsByKey = new Map<string, Metric.Counter<number>>()
+const errorsOf = (agent: string, context: string): Metric.Counter<number> =>
+  seriesOf(errorsByKey, `${agent}\u0000${context}`, () =>
+    Metric.counter("kido_agent_errors_total", {
+      description: "Errors handed to agents' error policies",
+      incremental: true,
+      attributes: { agent, context }
+    }))
+
+const crashesByName = new Map<string, Metric.Counter<number>>()
+const crashesOf = (name: string): Metric.Counter<number> =>
+  seriesOf(crashesByName, name, () =>
+    Metric.counter("kido_agent_crashes_total", {
+      description: "Agents whose fiber died (a defect, an interruption from outside)",
+      incremental: true,
+      attributes: { agent: name }
+    }))
+
+const durations = new Map<string, Metric.Histogram<number>>()
+// (per directive: the lookup first, no closure made once the series exists)
+const durationOf = (tag: string): Metric.Histogram<number> =>
+  durations.get(tag) ?? seriesOf(durations, tag, () =>
+    Metric.histogram("kido_directive_duration_ms", {
+      description: "Time the runtime took to carry out a directive, in milliseconds",
+      boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 4, count: 12 }),
+      attributes: { directive: tag }
+    }))
+
 const metricsByName = new Map<string, {
   readonly processed: Metric.Counter<number>
   readonly depth: Metric.Gauge<number>
   readonly rejected: Metric.Counter<number>
 }>()
-
-// The per-agent and per-directive series are metrics made with their attributes, not `Metric.withAttributes`
-// (which adds the attributes to a copy of the fiber's context at every update): same series, a lookup each.
-const agentsAlive = Metric.gauge("kido_agents_alive", { description: "Agents running in this process" })
-const errorsByKey = new Map<string, Metric.Counter<number>>()
-const errorsOf = (agent: string, context: string): Metric.Counter<number> => {
-  const key = `${agent}\u0000${context}`
-  let metric = errorsByKey.get(key)
-  if (metric === undefined) {
-    metric = Metric.counter("kido_agent_errors_total", {
-      description: "Errors handed to agents' error policies",
-      incremental: true,
-      attributes: { agent, context }
-    })
-    errorsByKey.set(key, metric)
-  }
-  return metric
-}
-const directiveDurationOptions = {
-  description: "Time the runtime took to carry out a directive, in milliseconds",
-  boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 4, count: 12 })
-}
-
-const crashesByName = new Map<string, Metric.Counter<number>>()
-const crashesOf = (name: string): Metric.Counter<number> => {
-  let metric = crashesByName.get(name)
-  if (metric === undefined) {
-    metric = Metric.counter("kido_agent_crashes_total", {
-      description: "Agents whose fiber died (a defect, an interruption from outside)",
-      incremental: true,
-      attributes: { agent: name }
-    })
-    crashesByName.set(name, metric)
-  }
-  return metric
-}
-
-const durations = new Map<string, Metric.Histogram<number>>()
-const durationOf = (tag: string): Metric.Histogram<number> => {
-  let metric = durations.get(tag)
-  if (metric === undefined) {
-    metric = Metric.histogram("kido_directive_duration_ms", {
-      ...directiveDurationOptions,
-      attributes: { directive: tag }
-    })
-    durations.set(tag, metric)
-  }
-  return metric
-}
-
-const metricsOf = (name: string) => {
-  let metrics = metricsByName.get(name)
-  if (metrics === undefined) {
+const metricsOf = (name: string) =>
+  seriesOf(metricsByName, name, () => {
     const attributes = { agent: name }
-    metrics = {
+    return {
       processed: Metric.counter("kido_signals_processed_total", {
         description: "Signals and fed-back instructions processed by agents",
         incremental: true,
@@ -769,10 +762,7 @@ const metricsOf = (name: string) => {
         attributes
       })
     }
-    metricsByName.set(name, metrics)
-  }
-  return metrics
-}
+  })
 
 let alive = 0
 /** Counts agents in and out (what `Metric.update` of the gauge does, in place). */
@@ -843,11 +833,7 @@ export const start = (
     if (options instanceof RuntimeError.InvalidStartOptions) return Effect.fail(options)
     const declaredSensors = sensors.checkDeclared(definition)
     if (declaredSensors instanceof RuntimeError.InvalidStartOptions) return Effect.fail(declaredSensors)
-    if (options.durability !== undefined) {
-      return startDurable(fiber, instance, definition, input, options, declaredSensors, partition, parent, supervision)
-    }
-    const made = Agent.newNow(definition, { id: input?.id, state: input?.state })
-    const register = (agent: Agent.Agent<any>) =>
+    const register = (agent: Agent.Agent<any>, stored?: durable.Durable) =>
       registerServer(
         fiber,
         instance,
@@ -858,9 +844,15 @@ export const start = (
         declaredSensors,
         partition,
         parent,
-        supervision
+        supervision,
+        stored
       )
-    if (!Exit.isExit(made)) return Effect.flatMap(made, register)
+    if (options.durability !== undefined) {
+      const owned = parent !== undefined || supervision?.owned === true
+      return startDurable(fiber, instance, definition, input, options, partition, owned, register)
+    }
+    const made = Agent.newNow(definition, { id: input?.id, state: input?.state })
+    if (!Exit.isExit(made)) return Effect.flatMap(made, (agent) => register(agent))
     return Exit.isSuccess(made) ? register(made.value as Agent.Agent<any>) : made as Exit.Exit<never, StartFailure>
   })
 
@@ -875,10 +867,11 @@ const startDurable = (
   definition: Agent.Definition<any>,
   input: StartInput | undefined,
   options: ServerOptions,
-  declaredSensors: ReadonlyArray<sensors.Prepared>,
   partition: string | undefined,
-  parent: ParentInput | undefined,
-  supervision: Supervision | undefined
+  /** A child of another agent or of a user's supervisor (its owner starts it again, not boot recovery). */
+  owned: boolean,
+  /** The rest of `start` (`registerServer` with everything `start` checked). */
+  registerServer: (agent: Agent.Agent<any>, stored: durable.Durable) => Effect.Effect<Server, StartFailure>
 ): Effect.Effect<Server, StartFailure> => {
   const storage = Context.getOrUndefined(fiber.context, StorageModule.Storage) ?? instance.storage
   if (storage === undefined) {
@@ -895,7 +888,7 @@ const startDurable = (
       return Effect.andThen(
         Deferred.await(existing.exited),
         Effect.suspend(() =>
-          startDurable(fiber, instance, definition, input, options, declaredSensors, partition, parent, supervision)
+          startDurable(fiber, instance, definition, input, options, partition, owned, registerServer)
         )
       )
     }
@@ -913,22 +906,9 @@ const startDurable = (
       restored,
       definition,
       instance.clock.currentTimeMillisUnsafe(),
-      parent !== undefined || supervision?.owned === true
+      owned
     )
-    const launch = () =>
-      registerServer(
-        fiber,
-        instance,
-        definition,
-        agent,
-        input,
-        options,
-        declaredSensors,
-        partition,
-        parent,
-        supervision,
-        stored
-      )
+    const launch = () => registerServer(agent, stored)
     if (restored !== undefined && durable.sameRun(restored.metadata, stored.metadata)) return launch()
     return Effect.flatMap(markRunning(definition, stored, agent), launch)
   }

@@ -462,17 +462,20 @@ export const make = (driver: Driver): Storage.Storage["Service"] => {
   // A span per operation, without a stack trace (it cost a tenth of a checkpoint write). Under Effect's own
   // tracer (no tracing backend installed) a storage span could be seen by nothing (no user code runs in it),
   // so none is made, as Effect's HTTP server makes no request span then.
-  const span = (operation: string, key: StoredKey | undefined) => {
-    const traced = Effect.withSpan(`Kido.Storage.${operation}`, {
-      attributes: {
-        "kido.storage.backend": backend,
-        ...(key === undefined ? {} : { "kido.agent.id": key.agentId }),
-        ...(key?.partition === undefined ? {} : { "kido.agent.partition": key.partition })
-      }
-    }, { captureStackTrace: false })
-    return <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-      Effect.withFiber((fiber) => fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer ? effect : traced(effect))
-  }
+  const span =
+    (operation: string, key: StoredKey | undefined) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.withFiber((fiber) =>
+        fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer ?
+          effect :
+          Effect.withSpan(effect, `Kido.Storage.${operation}`, {
+            attributes: {
+              "kido.storage.backend": backend,
+              ...(key === undefined ? {} : { "kido.agent.id": key.agentId }),
+              ...(key?.partition === undefined ? {} : { "kido.agent.partition": key.partition })
+            },
+            captureStackTrace: false
+          })
+      )
 
   const get = (input: Storage.KeyInput) =>
     Effect.flatMap(
